@@ -1,0 +1,140 @@
+"""Command-line adapter: translates flags into stage calls and errors into exit codes, nothing more.
+
+Exit codes: 0 success, 2 bad input (message on stderr, no traceback), 1 internal error (traceback shown).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from interest_tools.data import Dataset, load_dataset
+from interest_tools.datasets import DATASETS, load_named
+from interest_tools.errors import InterestToolsError
+from interest_tools.windows import WindowConfig, user_windows
+
+app = typer.Typer(
+    name="interest-tools",
+    help="How a person's interests change over time, and what to suggest next.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+DatasetOpt = Annotated[
+    str | None, typer.Option("--dataset", help=f"Bundled dataset ({', '.join(DATASETS)}); the default source.")
+]
+EventsOpt = Annotated[Path | None, typer.Option("--events", help="Events file (CSV, Parquet or JSONL).")]
+ItemsOpt = Annotated[Path | None, typer.Option("--items", help="Item catalog file (CSV, Parquet or JSONL).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+FreqOpt = Annotated[str, typer.Option("--freq", help="Window length: week, month, quarter or year.")]
+
+
+def handle_errors(func: F) -> F:
+    """Turn caller-fixable errors into exit code 2 with the message on stderr."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InterestToolsError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+        except ValueError as exc:  # pydantic validation of flags
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def resolve_dataset(dataset: str | None, events: Path | None, items: Path | None) -> Dataset:
+    """Load the named bundled dataset, or events and items files (both needed)."""
+    if events is not None or items is not None:
+        if dataset is not None:
+            raise InterestToolsError("give either --dataset or --events/--items, not both")
+        if events is None or items is None:
+            raise InterestToolsError("--events and --items go together: pass both files")
+        return load_dataset(events, items)
+    return load_named(dataset or "movielens-small")
+
+
+def window_config(freq: str) -> WindowConfig:
+    """Build a calendar window config from a --freq flag."""
+    allowed = ("week", "month", "quarter", "year")
+    if freq not in allowed:
+        raise InterestToolsError(f"--freq must be one of {', '.join(allowed)}, not '{freq}'")
+    return WindowConfig(freq=freq)  # type: ignore[arg-type]
+
+
+def print_json(data: Any) -> None:
+    """Print JSON to stdout (plain, so that pipes get exact bytes)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command()
+@handle_errors
+def windows(
+    user: Annotated[str, typer.Argument(help="User id.")],
+    freq: FreqOpt = "month",
+    dataset: DatasetOpt = None,
+    events: EventsOpt = None,
+    items: ItemsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a user's time windows: events, category shares, top items, new and faded categories."""
+    data = resolve_dataset(dataset, events, items)
+    wins = user_windows(data.events, data.items, user, window_config(freq))
+    if as_json:
+        print_json([w.to_json() for w in wins])
+        return
+    titles = dict(zip(data.items["item_id"], data.items["title"], strict=True))
+    table = Table(title=f"User {user}: {len(wins)} {freq} windows")
+    for col in ("start", "events", "top categories", "top items", "new", "faded", "mean rating"):
+        table.add_column(col)
+    for w in wins:
+        cats = ", ".join(f"{c} {v:.0%}" for c, v in list(w.category_weights.items())[:3])
+        tops = "; ".join(titles.get(i, i) for i in w.top_items[:2])
+        table.add_row(
+            w.start.date().isoformat(),
+            str(w.n_events),
+            cats,
+            tops,
+            ", ".join(w.new_categories[:4]),
+            ", ".join(w.faded_categories[:4]),
+            "" if w.mean_rating is None else f"{w.mean_rating:.2f}",
+        )
+    out.print(table)
+
+
+@app.command()
+@handle_errors
+def demo(user: Annotated[str, typer.Option(help="User to show.")] = "1") -> None:
+    """Run the pipeline on the bundled MovieLens data and explain what it shows."""
+    data = load_named("movielens-small")
+    out.print(
+        f"[bold]Bundled MovieLens ml-latest-small[/]: {len(data.events):,} ratings by "
+        f"{data.events['user_id'].nunique()} users of {len(data.items):,} movies."
+    )
+    wins = user_windows(data.events, data.items, user, WindowConfig(freq="quarter"))
+    out.print(f"User {user} rated movies in {len(wins)} quarters. Their profile per quarter:")
+    windows(user=user, freq="quarter", dataset=None, events=None, items=None, as_json=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

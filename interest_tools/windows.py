@@ -1,0 +1,400 @@
+"""Slice each user's history into time windows with a weighted category profile.
+
+Three ways to cut (exactly one per :class:`WindowConfig`): calendar periods (``freq``: week, month, quarter,
+year; UTC, ``[start, end)``), a fixed number of events (``every_n_events``), or sessions separated by a gap of
+inactivity (``session_gap``). Only windows with events are emitted. A calendar window's ``index`` is its
+absolute period number (months since 1970-01 for ``month``), so gaps between windows stay visible and ids stay
+stable when events are appended; count and session windows are numbered 0, 1, 2, ... per user.
+
+The work is vectorised over all events at once (integer codes, ``np.bincount``, one sort of the
+window-item pairs); :class:`WindowTable` holds the result column-wise, and :class:`Window` objects are
+materialised per user on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from interest_tools.data import UNKNOWN_CATEGORY
+from interest_tools.errors import ConfigError, UnknownUserError
+
+Freq = Literal["week", "month", "quarter", "year"]
+_NS_PER_DAY = 86_400 * 10**9
+_DENSE_LIMIT = 50_000_000  # window x category cells above which the category sums go sparse
+
+
+class WindowConfig(BaseModel):
+    """How to cut histories into windows. Set exactly one of ``freq``, ``every_n_events``, ``session_gap``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    freq: Freq | None = Field(
+        default="month", description="Calendar period of a window (UTC): week (Monday start), month, quarter, year."
+    )
+    every_n_events: int | None = Field(
+        default=None, ge=1, description="Cut a new window after this many events of the user (instead of freq)."
+    )
+    session_gap: timedelta | None = Field(
+        default=None,
+        description="Start a new window when the user is inactive longer than this (instead of freq), e.g. 'PT30M'.",
+    )
+    weight_by: Literal["weight", "rating"] = Field(
+        default="weight",
+        description="Event weight: the event's weight column (1.0 when absent) or its rating (weight when unrated).",
+    )
+    top_k: int = Field(default=5, ge=1, le=100, description="How many top items each window lists, by weight.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_mode(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "freq" not in data and (data.get("every_n_events") or data.get("session_gap")):
+            data = {**data, "freq": None}
+        return data
+
+    @model_validator(mode="after")
+    def _check_one_mode(self) -> WindowConfig:
+        chosen = [self.freq is not None, self.every_n_events is not None, self.session_gap is not None]
+        if sum(chosen) != 1:
+            raise ValueError("set exactly one of freq, every_n_events, session_gap")
+        if self.session_gap is not None and self.session_gap <= timedelta(0):
+            raise ValueError("session_gap must be positive")
+        return self
+
+    @property
+    def label(self) -> str:
+        """Short name of the cut, used in store ids: ``month``, ``events-20``, ``session-1800s``."""
+        if self.freq is not None:
+            return self.freq
+        if self.every_n_events is not None:
+            return f"events-{self.every_n_events}"
+        assert self.session_gap is not None
+        return f"session-{int(self.session_gap.total_seconds())}s"
+
+
+class Window(BaseModel):
+    """One window of one user's history."""
+
+    user_id: str = Field(description="The user this window belongs to.")
+    index: int = Field(description="Calendar period number (calendar cuts) or 0-based window number (others).")
+    start: datetime = Field(description="Inclusive start (UTC).")
+    end: datetime = Field(description="Exclusive end (UTC).")
+    n_events: int = Field(description="Events in the window.")
+    item_ids: list[str] = Field(description="Distinct items in the window, in top_items order.")
+    category_weights: dict[str, float] = Field(description="Category share of the window's weight; sums to 1.")
+    top_items: list[str] = Field(description="Up to top_k item ids by weight (ties: mean rating, then item id).")
+    new_categories: list[str] = Field(description="Categories present here but not in the user's previous window.")
+    faded_categories: list[str] = Field(description="Categories of the previous window that are absent here.")
+    mean_rating: float | None = Field(description="Mean rating of the rated events, None when none is rated.")
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form used by the CLI and tools (ISO 8601 times)."""
+        return self.model_dump(mode="json")
+
+
+@dataclass
+class WindowTable:
+    """Every user's windows, column-wise. Rows are sorted by user, then index."""
+
+    config: WindowConfig
+    frame: pd.DataFrame  # user_id, index, start, end, n_events, mean_rating
+    categories: np.ndarray  # category name per code
+    item_ids: np.ndarray  # item id per code (sorted)
+    cat_indptr: np.ndarray
+    cat_codes: np.ndarray
+    cat_weights: np.ndarray
+    item_indptr: np.ndarray
+    item_codes: np.ndarray
+    item_weights: np.ndarray
+    user_rows: dict[str, tuple[int, int]]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def users(self) -> list[str]:
+        """Return the users that have windows, sorted."""
+        return list(self.user_rows)
+
+    def rows_for(self, user_id: str) -> range:
+        """Return the table rows of one user.
+
+        Raises:
+            UnknownUserError: The user has no windows.
+        """
+        if user_id not in self.user_rows:
+            raise UnknownUserError(user_id, self.users()[:10])
+        lo, hi = self.user_rows[user_id]
+        return range(lo, hi)
+
+    def category_dict(self, row: int) -> dict[str, float]:
+        """Return one window's category weights, largest first (ties by name)."""
+        lo, hi = self.cat_indptr[row], self.cat_indptr[row + 1]
+        pairs = zip(self.categories[self.cat_codes[lo:hi]].tolist(), self.cat_weights[lo:hi].tolist(), strict=True)
+        return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
+
+    def window(self, row: int) -> Window:
+        """Materialise one row as a :class:`Window` (with new and faded categories)."""
+        rec = self.frame.iloc[row]
+        cats = self.category_dict(row)
+        lo, hi = self.item_indptr[row], self.item_indptr[row + 1]
+        items = self.item_ids[self.item_codes[lo:hi]].tolist()
+        user = str(rec["user_id"])
+        prev: dict[str, float] = {}
+        if row > 0 and self.user_rows[user][0] < row:
+            prev = self.category_dict(row - 1)
+        mean = rec["mean_rating"]
+        return Window(
+            user_id=user,
+            index=int(rec["index"]),
+            start=rec["start"].to_pydatetime(),
+            end=rec["end"].to_pydatetime(),
+            n_events=int(rec["n_events"]),
+            item_ids=items,
+            category_weights={k: round(v, 6) for k, v in cats.items()},
+            top_items=items[: self.config.top_k],
+            new_categories=sorted(set(cats) - set(prev)) if prev else sorted(cats),
+            faded_categories=sorted(set(prev) - set(cats)),
+            mean_rating=None if pd.isna(mean) else round(float(mean), 4),
+        )
+
+    def for_user(self, user_id: str) -> list[Window]:
+        """Return one user's windows in time order."""
+        return [self.window(r) for r in self.rows_for(user_id)]
+
+    def __iter__(self) -> Iterator[Window]:
+        for row in range(len(self.frame)):
+            yield self.window(row)
+
+    def category_matrix(self) -> np.ndarray:
+        """Return a dense (windows x categories) float32 matrix of category weights."""
+        out = np.zeros((len(self.frame), len(self.categories)), dtype=np.float32)
+        rows = np.repeat(np.arange(len(self.frame)), np.diff(self.cat_indptr))
+        out[rows, self.cat_codes] = self.cat_weights
+        return out
+
+
+# ------------------------------------------------------------------------------------------- computing
+
+
+def _period(ts_ns: np.ndarray, freq: Freq) -> np.ndarray:
+    if freq == "week":  # weeks start on Monday; 1969-12-29 is the Monday before the epoch (day -3)
+        return (ts_ns // _NS_PER_DAY + 3) // 7
+    months = ts_ns.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+    return {"month": months, "quarter": months // 3, "year": months // 12}[freq]
+
+
+def _period_bounds(index: np.ndarray, freq: Freq) -> tuple[np.ndarray, np.ndarray]:
+    if freq == "week":
+        start = (index * 7 - 3).astype("datetime64[D]")
+        return start, start + np.timedelta64(7, "D")
+    months = {"month": index, "quarter": index * 3, "year": index * 12}[freq]
+    step = {"month": 1, "quarter": 3, "year": 12}[freq]
+    start_m = months.astype("datetime64[M]")
+    return start_m.astype("datetime64[D]"), (start_m + np.timedelta64(step, "M")).astype("datetime64[D]")
+
+
+def _category_csr(items: pd.DataFrame, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (category names, indptr, codes) of each event item; items outside the catalog are 'unknown'."""
+    cats_of = pd.Series(items["categories"].to_numpy(), index=items["item_id"].to_numpy())
+    per_item = cats_of.reindex(item_ids).to_numpy(dtype=object)
+    per_item = [c if isinstance(c, list) and c else [UNKNOWN_CATEGORY] for c in per_item]
+    counts = np.fromiter((len(c) for c in per_item), dtype=np.int64, count=len(per_item))
+    flat = [c for cs in per_item for c in cs]
+    codes, names = pd.factorize(pd.Series(flat, dtype=object), sort=True)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return np.asarray(names, dtype=object), indptr, codes.astype(np.int64)
+
+
+def _window_keys(
+    config: WindowConfig, user_code: np.ndarray, ts_ns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (order-insensitive window key per event, period per event, user start positions or empty)."""
+    if config.freq is not None:
+        period = _period(ts_ns, config.freq)
+        return period, period, np.empty(0, dtype=np.int64)
+    n = len(ts_ns)
+    new_user = np.ones(n, dtype=bool)
+    new_user[1:] = user_code[1:] != user_code[:-1]
+    starts = np.flatnonzero(new_user)
+    if config.every_n_events is not None:
+        pos = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
+        seq = pos // config.every_n_events
+    else:
+        assert config.session_gap is not None
+        gap_ns = int(config.session_gap.total_seconds() * 1e9)
+        cut = new_user.copy()
+        cut[1:] |= (ts_ns[1:] - ts_ns[:-1]) > gap_ns
+        cum = np.cumsum(cut)
+        seq = cum - np.repeat(cum[starts], np.diff(np.append(starts, n)))
+    return seq, seq, starts
+
+
+def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowConfig | None = None) -> WindowTable:
+    """Cut every user's events into windows.
+
+    Args:
+        events: Canonical events (see :mod:`interest_tools.data`); any order.
+        items: Canonical items; events whose item is not in it count as category ``"unknown"``.
+        config: How to cut; monthly by default.
+
+    Returns:
+        A :class:`WindowTable` with one row per non-empty window.
+
+    Raises:
+        ConfigError: ``weight_by="rating"`` but the events have no ratings at all.
+    """
+    config = config or WindowConfig()
+    if len(events) == 0:
+        raise ConfigError("no events to window: load at least one event")
+    ts_ns = events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    user_code, user_names = pd.factorize(events["user_id"], sort=True)
+    item_code, item_names = pd.factorize(events["item_id"], sort=True)
+    item_names = np.asarray(item_names, dtype=object)
+    if config.freq is None:  # count and session cuts need each user's events in time order
+        order = np.lexsort((item_code, ts_ns, user_code))
+        if not np.array_equal(order, np.arange(len(order))):
+            user_code, ts_ns, item_code = user_code[order], ts_ns[order], item_code[order]
+            events = events.iloc[order]
+    weight = events["weight"].to_numpy(dtype=np.float64)
+    rating = events["rating"].to_numpy(dtype=np.float64)
+    if config.weight_by == "rating":
+        if np.isnan(rating).all():
+            raise ConfigError("weight_by='rating' but no event has a rating; use weight_by='weight'")
+        weight = np.where(np.isnan(rating), weight, rating)
+
+    key_part, period, _ = _window_keys(config, user_code, ts_ns)
+    p_min = int(key_part.min())
+    span = int(key_part.max()) - p_min + 1
+    key = user_code.astype(np.int64) * span + (key_part - p_min)
+    wid, uniq = pd.factorize(key)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(uniq)] = np.arange(len(uniq))  # keys are unique: no need for a stable sort
+    wid = rank[wid]
+    uniq = np.sort(uniq)
+    n_win = len(uniq)
+    win_user = uniq // span
+    win_index = uniq % span + p_min
+
+    n_events = np.bincount(wid, minlength=n_win)
+    rated = ~np.isnan(rating)
+    r_sum = np.bincount(wid[rated], weights=rating[rated], minlength=n_win)
+    r_cnt = np.bincount(wid[rated], minlength=n_win)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_rating = np.where(r_cnt > 0, r_sum / np.maximum(r_cnt, 1), np.nan)
+
+    if config.freq is not None:
+        start_d, end_d = _period_bounds(win_index, config.freq)
+        start = pd.to_datetime(start_d).tz_localize("UTC")
+        end = pd.to_datetime(end_d).tz_localize("UTC")
+    else:
+        first = np.full(n_win, np.iinfo(np.int64).max)
+        last = np.full(n_win, np.iinfo(np.int64).min)
+        np.minimum.at(first, wid, ts_ns)
+        np.maximum.at(last, wid, ts_ns)
+        start = pd.to_datetime(first, utc=True)
+        end = pd.to_datetime(last + 10**9, utc=True)  # last event + 1 s, so [start, end) holds every event
+
+    # Category weights: each event's weight split equally among its item's categories.
+    cat_names, item_cat_ptr, item_cat_codes = _category_csr(items, item_names)
+    n_cat = len(cat_names)
+    n_cats_of_event = np.diff(item_cat_ptr)[item_code]
+    rep = np.repeat(np.arange(len(wid)), n_cats_of_event)
+    within = np.arange(len(rep)) - np.repeat(np.cumsum(n_cats_of_event) - n_cats_of_event, n_cats_of_event)
+    ev_cat = item_cat_codes[item_cat_ptr[item_code[rep]] + within]
+    ev_w = (weight / n_cats_of_event)[rep]
+    ev_c = (1.0 / n_cats_of_event)[rep]
+    cell = wid[rep].astype(np.int64) * n_cat + ev_cat
+    if n_win * n_cat <= _DENSE_LIMIT:
+        counts = np.bincount(cell, weights=ev_c, minlength=n_win * n_cat)
+        cells = np.flatnonzero(counts)
+        sums = np.bincount(cell, weights=ev_w, minlength=n_win * n_cat)[cells]
+        counts = counts[cells]
+    else:
+        cell_id, cells = pd.factorize(cell, sort=True)
+        sums = np.bincount(cell_id, weights=ev_w)
+        counts = np.bincount(cell_id, weights=ev_c)
+    cell_win = cells // n_cat
+    totals = np.bincount(cell_win, weights=sums, minlength=n_win)
+    zero = totals[cell_win] <= 0  # all-zero-weight window: fall back to counting events
+    sums = np.where(zero, counts, sums)
+    totals = np.bincount(cell_win, weights=sums, minlength=n_win)
+    cat_w = sums / totals[cell_win]
+    cat_indptr = np.concatenate([[0], np.cumsum(np.bincount(cell_win, minlength=n_win))])
+
+    # Items per window, by weight then item id (codes follow sorted item id).
+    n_item = len(item_names)
+    pair_key = wid.astype(np.int64) * n_item + item_code
+    pair_id, pairs = pd.factorize(pair_key)
+    pair_w = np.bincount(pair_id, weights=weight)
+    pair_win, pair_item = pairs // n_item, pairs % n_item
+    pair_r = np.bincount(pair_id[rated], weights=rating[rated], minlength=len(pairs))
+    pair_rn = np.bincount(pair_id[rated], minlength=len(pairs))
+    pair_rating = np.where(pair_rn > 0, pair_r / np.maximum(pair_rn, 1), -np.inf)
+    order = _order_items(pair_win, pair_w, pair_rating, pair_item, n_item)
+    item_indptr = np.concatenate([[0], np.cumsum(np.bincount(pair_win, minlength=n_win))])
+
+    users = np.asarray(user_names, dtype=object)[win_user]
+    frame = pd.DataFrame(
+        {
+            "user_id": users,
+            "index": win_index,
+            "start": start,
+            "end": end,
+            "n_events": n_events,
+            "mean_rating": mean_rating,
+        }
+    )
+    bounds = np.flatnonzero(np.diff(win_user)) + 1
+    lo = np.concatenate([[0], bounds])
+    hi = np.concatenate([bounds, [n_win]])
+    user_rows = {str(users[a]): (int(a), int(b)) for a, b in zip(lo, hi, strict=True)}
+    return WindowTable(
+        config=config,
+        frame=frame,
+        categories=cat_names,
+        item_ids=item_names,
+        cat_indptr=cat_indptr,
+        cat_codes=(cells % n_cat).astype(np.int64),
+        cat_weights=cat_w,
+        item_indptr=item_indptr,
+        item_codes=pair_item[order],
+        item_weights=pair_w[order],
+        user_rows=user_rows,
+    )
+
+
+def _order_items(win: np.ndarray, weight: np.ndarray, rating: np.ndarray, item: np.ndarray, n_item: int) -> np.ndarray:
+    """Order window-item pairs by window, then weight and mean rating (both descending), then item id.
+
+    Weights and ratings take few distinct values in practice, so their joint rank is packed with the window
+    and item into one int64 key: one argsort instead of a four-key lexsort (2-3x faster on 10M pairs).
+    """
+    w_vals, w_rank = np.unique(-weight, return_inverse=True)
+    r_vals, r_rank = np.unique(-rating, return_inverse=True)
+    n_rank = len(w_vals) * len(r_vals)
+    n_win = int(win.max()) + 1 if len(win) else 1
+    if float(n_win) * n_rank * n_item >= 2**62:
+        return np.lexsort((item, -rating, -weight, win))
+    key = (win.astype(np.int64) * n_rank + w_rank * len(r_vals) + r_rank) * n_item + item
+    return np.argsort(key)
+
+
+def user_windows(
+    events: pd.DataFrame, items: pd.DataFrame, user_id: str, config: WindowConfig | None = None
+) -> list[Window]:
+    """Return one user's windows (computing only that user's events).
+
+    Raises:
+        UnknownUserError: The user has no events.
+    """
+    mine = events[events["user_id"] == user_id]
+    if mine.empty:
+        sample = sorted(events["user_id"].unique().tolist())[:10]
+        raise UnknownUserError(user_id, sample)
+    return compute_windows(mine, items, config).for_user(user_id)
