@@ -73,7 +73,8 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "results": results,
         "growth_vs_linear_month": [
-            round(r["month"]["seconds"] / (base * r["events"]), 2) for r in results  # type: ignore[index]
+            round(r["month"]["seconds"] / (base * r["events"]), 2)
+            for r in results  # type: ignore[index]
         ],
     }
     text = json.dumps(out, indent=2)

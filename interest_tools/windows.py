@@ -211,13 +211,10 @@ def _category_csr(items: pd.DataFrame, item_ids: np.ndarray) -> tuple[np.ndarray
     return np.asarray(names, dtype=object), indptr, codes.astype(np.int64)
 
 
-def _window_keys(
-    config: WindowConfig, user_code: np.ndarray, ts_ns: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (order-insensitive window key per event, period per event, user start positions or empty)."""
+def _window_keys(config: WindowConfig, user_code: np.ndarray, ts_ns: np.ndarray) -> np.ndarray:
+    """Return each event's window number within its user (events sorted by user and time for non-calendar cuts)."""
     if config.freq is not None:
-        period = _period(ts_ns, config.freq)
-        return period, period, np.empty(0, dtype=np.int64)
+        return _period(ts_ns, config.freq)
     n = len(ts_ns)
     new_user = np.ones(n, dtype=bool)
     new_user[1:] = user_code[1:] != user_code[:-1]
@@ -232,7 +229,7 @@ def _window_keys(
         cut[1:] |= (ts_ns[1:] - ts_ns[:-1]) > gap_ns
         cum = np.cumsum(cut)
         seq = cum - np.repeat(cum[starts], np.diff(np.append(starts, n)))
-    return seq, seq, starts
+    return seq
 
 
 def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowConfig | None = None) -> WindowTable:
@@ -268,7 +265,7 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
             raise ConfigError("weight_by='rating' but no event has a rating; use weight_by='weight'")
         weight = np.where(np.isnan(rating), weight, rating)
 
-    key_part, period, _ = _window_keys(config, user_code, ts_ns)
+    key_part = _window_keys(config, user_code, ts_ns)
     p_min = int(key_part.min())
     span = int(key_part.max()) - p_min + 1
     key = user_code.astype(np.int64) * span + (key_part - p_min)

@@ -1,5 +1,7 @@
-"""Bundled datasets. ``movielens-small`` is MovieLens ml-latest-small (GroupLens), shipped under its own
-licence (``movielens_small/README.txt``): research use, no endorsement, cite Harper and Konstan (2015),
+"""Bundled datasets.
+
+``movielens-small`` is MovieLens ml-latest-small (GroupLens), shipped under its own licence
+(``movielens_small/README.txt``): research use, no endorsement, cite Harper and Konstan (2015),
 no commercial use without permission.
 """
 
@@ -10,7 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from interest_tools.data import Dataset, LoadReport, attach_catalog, canonicalize_events, load_events, load_items
+from interest_tools.data import (
+    Dataset,
+    LoadReport,
+    attach_catalog,
+    canonicalize_events,
+    load_events,
+    load_items,
+)
 
 MOVIELENS_DIR = Path(__file__).parent / "movielens_small"
 DATASETS = ("movielens-small",)
@@ -31,9 +40,7 @@ def load_movielens_small() -> Dataset:
 @lru_cache(maxsize=1)
 def _load_movielens_small() -> _Cached:
     items = load_items(MOVIELENS_DIR / "movies.csv", {"movieId": "item_id", "genres": "categories"})
-    events, report = load_events(
-        MOVIELENS_DIR / "ratings.csv", {"userId": "user_id", "movieId": "item_id"}
-    )
+    events, report = load_events(MOVIELENS_DIR / "ratings.csv", {"userId": "user_id", "movieId": "item_id"})
     tags = pd.read_csv(MOVIELENS_DIR / "tags.csv", dtype={"userId": str, "movieId": str, "tag": str})
     tags = tags.dropna(subset=["tag"]).sort_values(["userId", "movieId", "timestamp", "tag"])
     joined = tags.groupby(["userId", "movieId"], sort=False)["tag"].agg(lambda t: "; ".join(dict.fromkeys(t)))
