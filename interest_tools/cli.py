@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.table import Table
 from interest_tools.data import Dataset, load_dataset
 from interest_tools.datasets import DATASETS, load_named
 from interest_tools.errors import InterestToolsError
+from interest_tools.settings import Settings
 from interest_tools.windows import WindowConfig, user_windows
 
 app = typer.Typer(
@@ -31,6 +32,8 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from interest_tools.engine import Engine
 
 DatasetOpt = Annotated[
     str | None, typer.Option("--dataset", help=f"Bundled dataset ({', '.join(DATASETS)}); the default source.")
@@ -39,6 +42,15 @@ EventsOpt = Annotated[Path | None, typer.Option("--events", help="Events file (C
 ItemsOpt = Annotated[Path | None, typer.Option("--items", help="Item catalog file (CSV, Parquet or JSONL).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 FreqOpt = Annotated[str, typer.Option("--freq", help="Window length: week, month, quarter or year.")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="Store directory (default .interest_store, env INTEREST_TOOLS_STORE_PATH)."),
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--chroma-url", help="Chroma server URL, e.g. http://localhost:8000 (env INTEREST_TOOLS_CHROMA_URL)."),
+]
+UserArg = Annotated[str, typer.Argument(help="User id.")]
 
 
 def handle_errors(func: F) -> F:
@@ -75,6 +87,30 @@ def window_config(freq: str) -> WindowConfig:
     if freq not in allowed:
         raise InterestToolsError(f"--freq must be one of {', '.join(allowed)}, not '{freq}'")
     return WindowConfig(freq=freq)  # type: ignore[arg-type]
+
+
+def settings_from(store: Path | None, chroma_url: str | None) -> Settings:
+    """Deployment settings from the environment, overridden by --store / --chroma-url."""
+    overrides: dict[str, Any] = {}
+    if store is not None:
+        overrides["store_path"] = store
+    if chroma_url is not None:
+        overrides["chroma_url"] = chroma_url
+    return Settings(**overrides)
+
+
+def engine_from(store: Path | None, chroma_url: str | None) -> Engine:
+    """An engine over the store the flags (or environment) name."""
+    from interest_tools.engine import Engine
+
+    return Engine(settings_from(store, chroma_url))
+
+
+def progress_printer() -> Callable[[str], None]:
+    """Progress lines on stderr when it is a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        return lambda _msg: None
+    return lambda msg: err.print(f"[dim]…[/] {msg}", highlight=False)
 
 
 def print_json(data: Any) -> None:
@@ -129,6 +165,9 @@ def demo(user: Annotated[str, typer.Option(help="User to show.")] = "1") -> None
     wins = user_windows(data.events, data.items, user, WindowConfig(freq="quarter"))
     out.print(f"User {user} rated movies in {len(wins)} quarters. Their profile per quarter:")
     windows(user=user, freq="quarter", dataset=None, events=None, items=None, as_json=False)
+
+
+from interest_tools import cli_store  # noqa: E402,F401  (registers the store commands on `app`)
 
 
 def main() -> None:

@@ -14,18 +14,17 @@ frame or raises.
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from interest_tools.errors import DataValidationError
+from interest_tools.readers import Source, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +39,6 @@ MAX_TIME = pd.Timestamp("2100-01-01", tz="UTC")
 #: Numeric timestamps at or above this are unix milliseconds, below it unix seconds (1e11 s is year 5138).
 MILLIS_THRESHOLD = 1e11
 _MISSING_TEXT = {"", "none", "null"}
-
-Source: TypeAlias = str | Path | pd.DataFrame
 
 
 @dataclass
@@ -74,82 +71,6 @@ class Dataset:
         return self.events[self.events["user_id"] == user_id]
 
 
-# ---------------------------------------------------------------------------------------------- reading
-
-
-def read_table(source: Source, *, what: str) -> tuple[pd.DataFrame, str]:
-    """Read a CSV, Parquet or JSONL file (or take a DataFrame) as raw columns.
-
-    Args:
-        source: Path to a ``.csv``/``.tsv``, ``.parquet``/``.pq`` or ``.jsonl``/``.ndjson``/``.json`` file, or a
-            DataFrame.
-        what: ``"events"`` or ``"items"``, for messages.
-
-    Returns:
-        The raw frame (CSV cells as strings, empty cells as ``""``) and the source name for messages.
-
-    Raises:
-        DataValidationError: The file is missing, empty, not UTF-8, or not a supported format.
-    """
-    if isinstance(source, pd.DataFrame):
-        return source.copy(), "<DataFrame>"
-    path = Path(source)
-    name = str(path)
-    if not path.is_file():
-        raise DataValidationError(f"{what} file not found", source=name, fix="check the path")
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
-    if suffix in {".parquet", ".pq"}:
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises several unrelated types
-            raise DataValidationError(
-                f"cannot read Parquet: {exc}", source=name, fix="write the file with pandas or pyarrow"
-            ) from exc
-        return frame, name
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise DataValidationError(
-            f"{what} file is empty",
-            source=name,
-            fix=f"write a header row with the columns {', '.join(_required(what))}, then one row per record",
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataValidationError(
-            f"bytes at offset {exc.start} (line {line}) are not valid UTF-8",
-            source=name,
-            fix="re-save the file as UTF-8",
-        ) from exc
-    if suffix in {".jsonl", ".ndjson", ".json"}:
-        try:
-            frame = pd.read_json(io.StringIO(text), lines=True, dtype=False, convert_dates=False)
-        except ValueError as exc:
-            raise DataValidationError(
-                f"cannot parse JSON lines: {exc}", source=name, fix="write one JSON object per line"
-            ) from exc
-        return frame, name
-    if suffix in {".csv", ".tsv", ".txt", ""}:
-        sep = "\t" if suffix == ".tsv" else ","
-        try:
-            frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise DataValidationError(
-                f"cannot parse CSV: {exc}", source=name, fix="quote fields that contain commas or newlines"
-            ) from exc
-        return frame, name
-    raise DataValidationError(
-        f"unsupported file type '{path.suffix}'",
-        source=name,
-        fix="use .csv, .tsv, .parquet, .jsonl or .ndjson (or pass a DataFrame)",
-    )
-
-
-def _required(what: str) -> tuple[str, ...]:
-    return EVENT_REQUIRED if what == "events" else ITEM_REQUIRED
-
-
 def _apply_column_map(
     frame: pd.DataFrame, column_map: Mapping[str, str] | None, *, what: str, source: str
 ) -> pd.DataFrame:
@@ -162,7 +83,8 @@ def _apply_column_map(
                 fix=f"the file has columns {list(frame.columns)}",
             )
         frame = frame.rename(columns=dict(column_map))
-    missing = [c for c in _required(what) if c not in frame.columns]
+    required = EVENT_REQUIRED if what == "events" else ITEM_REQUIRED
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataValidationError(
             f"missing required {what} column(s) {missing}",
@@ -174,6 +96,11 @@ def _apply_column_map(
             ),
         )
     return frame
+
+
+def utc_ns(times: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch (UTC) of a datetime column, whatever its unit or zone."""
+    return pd.DatetimeIndex(times).as_unit("ns").asi8
 
 
 def _is_missing(values: pd.Series) -> np.ndarray:
@@ -247,7 +174,7 @@ def parse_timestamps(values: pd.Series, *, source: str, rows: np.ndarray, column
             as_dt = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
             if as_dt.isna().any():  # format="ISO8601" rejects some valid values (datetime objects, odd forms)
                 as_dt = as_dt.fillna(pd.to_datetime(text.map(_parse_one), utc=True, errors="coerce"))
-            as_ns = as_dt.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").view(np.int64)
+            as_ns = utc_ns(as_dt)
             ns[~is_num] = as_ns
         if (ns == nat).any():
             i = _first_bad(ns == nat)
@@ -367,7 +294,7 @@ def canonicalize_events(events: pd.DataFrame, report: LoadReport | None = None) 
             report.warnings.append(f"{n_dup} duplicate event(s) (same user, item, time and event) dropped")
     user_code = pd.factorize(events["user_id"], sort=True)[0]
     item_code = pd.factorize(events["item_id"], sort=True)[0]
-    ts = events["timestamp"].to_numpy(dtype="datetime64[ns]")
+    ts = utc_ns(events["timestamp"])
     order = np.lexsort((item_code, ts, user_code))
     return events.iloc[order].reset_index(drop=True)
 

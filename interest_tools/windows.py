@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from interest_tools.data import UNKNOWN_CATEGORY
+from interest_tools.data import UNKNOWN_CATEGORY, utc_ns
 from interest_tools.errors import ConfigError, UnknownUserError
 
 Freq = Literal["week", "month", "quarter", "year"]
@@ -249,7 +249,7 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
     config = config or WindowConfig()
     if len(events) == 0:
         raise ConfigError("no events to window: load at least one event")
-    ts_ns = events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    ts_ns = utc_ns(events["timestamp"])
     user_code, user_names = pd.factorize(events["user_id"], sort=True)
     item_code, item_names = pd.factorize(events["item_id"], sort=True)
     item_names = np.asarray(item_names, dtype=object)

@@ -1,0 +1,337 @@
+"""One object that every adapter (CLI, LangChain tools, MCP server) calls: build, ingest, and answer.
+
+The :class:`Engine` owns a store directory (``Settings.store_path``) holding the canonical events and items,
+the window summaries, stated feedback, the forecaster checkpoint and, unless a Chroma server is used, the
+Chroma files. Models and data load lazily, once; answers are thread-safe (a re-entrant lock guards loading and
+every write; the single-writer file lock guards the directory against other processes).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from interest_tools import state
+from interest_tools.data import Dataset
+from interest_tools.embed import EmbeddingsLike, SentenceTransformerEmbeddings, embeddings_name
+from interest_tools.errors import ConfigError, InterestToolsError, UnknownUserError
+from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
+from interest_tools.forecast import Forecast, LSTMForecaster, item_vocab_hash, load_checkpoint
+from interest_tools.recommend import Preferences, Recommendations, RecommendConfig, UserContext, recommend
+from interest_tools.settings import Settings
+from interest_tools.store import InterestStore, WindowHit
+from interest_tools.summarize import SummaryCache, WindowSummary
+from interest_tools.windows import Window, WindowConfig, WindowTable, compute_windows
+
+if TYPE_CHECKING:
+    from interest_tools.build import BuildConfig, BuildReport, Progress
+
+
+class Engine:
+    """Build and query one store of interests.
+
+    Args:
+        settings: Store location (path or Chroma URL) and model names.
+        embeddings: Any LangChain-style embeddings; by default sentence-transformers from settings.
+        chat_model: A LangChain chat model for LLM summaries; by default none (template summaries).
+        store: An already-open :class:`InterestStore` (tests pass an in-memory one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embeddings: EmbeddingsLike | None = None,
+        chat_model: Any = None,
+        store: InterestStore | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.root = Path(self.settings.store_path)
+        self.embeddings: EmbeddingsLike = embeddings or SentenceTransformerEmbeddings(
+            model_name=self.settings.embedding_model,
+            device=self.settings.embedding_device,
+            batch_size=self.settings.embedding_batch_size,
+        )
+        self.chat_model = chat_model
+        self._store = store
+        self.lock = threading.RLock()
+
+    # ------------------------------------------------------------------------------------ lazy state
+
+    @property
+    def store(self) -> InterestStore:
+        """The Chroma store (opened on first use)."""
+        with self.lock:
+            if self._store is None:
+                self._store = InterestStore.open(self.embeddings, self.settings)
+            return self._store
+
+    @cached_property
+    def build_state(self) -> state.BuildState:
+        """The last build's record (raises :class:`NotBuiltError` before any build)."""
+        return state.read_state(self.root)
+
+    @cached_property
+    def dataset(self) -> Dataset:
+        """The stored canonical events and items."""
+        events = state.read_frame(self.root, state.EVENTS)
+        items = state.read_frame(self.root, state.ITEMS)
+        items["categories"] = items["categories"].map(list)
+        return Dataset(events=events, items=items, name=self.build_state.dataset)
+
+    @cached_property
+    def window_config(self) -> WindowConfig:
+        """The cut of the stored summaries."""
+        return WindowConfig.model_validate(self.build_state.window)
+
+    @cached_property
+    def windows(self) -> WindowTable:
+        """Every user's windows (the summarised cut)."""
+        return compute_windows(self.dataset.events, self.dataset.items, self.window_config)
+
+    @cached_property
+    def forecast_windows(self) -> WindowTable:
+        """Every user's windows in the cut the forecaster reads."""
+        cfg = self.build_state.forecast_window
+        if cfg is None or WindowConfig.model_validate(cfg) == self.window_config:
+            return self.windows
+        return compute_windows(self.dataset.events, self.dataset.items, WindowConfig.model_validate(cfg))
+
+    @cached_property
+    def summaries(self) -> pd.DataFrame:
+        """All window summaries (one row per window)."""
+        return state.read_frame(self.root, state.SUMMARIES)
+
+    @cached_property
+    def forecaster(self) -> LSTMForecaster:
+        """The trained forecaster, checked against the stored catalog and embedding model."""
+        model = load_checkpoint(
+            self.root / state.FORECASTER,
+            expected_item_vocab_hash=item_vocab_hash(self.dataset.items["item_id"].tolist()),
+            expected_embedding_model=embeddings_name(self.embeddings),
+        )
+        return model.attach(self.forecast_windows)
+
+    @cached_property
+    def popularity(self) -> pd.Series:
+        """Interaction counts per item id."""
+        return self.dataset.events["item_id"].value_counts()
+
+    @cached_property
+    def titles(self) -> dict[str, str]:
+        """Item id to title."""
+        return dict(zip(self.dataset.items["item_id"], self.dataset.items["title"], strict=True))
+
+    def reset_cache(self) -> None:
+        """Forget loaded data and models (after a write)."""
+        for name in ("build_state", "dataset", "window_config", "windows", "forecast_windows", "summaries",
+                     "forecaster", "popularity", "titles"):  # fmt: skip
+            self.__dict__.pop(name, None)
+
+    def users(self) -> list[str]:
+        """Every stored user id, sorted."""
+        return self.windows.users()
+
+    def check_user(self, user_id: str) -> None:
+        """Raise :class:`UnknownUserError` (naming some valid users) when the user has no windows."""
+        if user_id not in self.windows.user_rows:
+            raise UnknownUserError(user_id, self.users()[:10])
+
+    # ------------------------------------------------------------------------------------ writing
+
+    def build(
+        self, dataset: Dataset, config: BuildConfig | None = None, progress: Progress | None = None
+    ) -> BuildReport:
+        """Build everything from a dataset (see :func:`interest_tools.build.build`)."""
+        from interest_tools.build import build
+
+        return build(self, dataset, config, progress)
+
+    def ingest(self, events: Any, items: Any = None, *, retrain: bool = False) -> BuildReport:
+        """Append events (and items), updating only what they touch (see :func:`interest_tools.build.ingest`)."""
+        from interest_tools.build import ingest
+
+        return ingest(self, events, items, retrain=retrain)
+
+    def store_users(self) -> list[str]:
+        """Users that have summaries stored."""
+        try:
+            return sorted(state.read_frame(self.root, state.SUMMARIES)["user_id"].unique().tolist())
+        except InterestToolsError:
+            return []
+
+    # ------------------------------------------------------------------------------------ answering
+
+    def user_windows(self, user_id: str) -> list[Window]:
+        """A user's windows (the stored cut)."""
+        self.check_user(user_id)
+        return self.windows.for_user(user_id)
+
+    def user_summaries(self, user_id: str) -> list[WindowSummary]:
+        """A user's window summaries in time order."""
+        self.check_user(user_id)
+        rows = self.summaries[self.summaries["user_id"] == user_id].sort_values("index")
+        fields = set(WindowSummary.model_fields)
+        return [
+            WindowSummary.model_validate({k: _plain(v) for k, v in r.items() if k in fields})
+            for r in rows.to_dict("records")
+        ]
+
+    def search_history(self, user_id: str, query: str, k: int = 5) -> list[WindowHit]:
+        """The user's windows whose summaries best match a question, best first (never another user's)."""
+        self.check_user(user_id)
+        return self.store.search_history(user_id, query, k=k, freq=self.window_config.label)
+
+    def history_as_of(self, user_id: str, as_of: datetime | date | str) -> HistoryAsOf:
+        """What the user was into at a date: the window covering it and the trend up to it."""
+        self.check_user(user_id)
+        return history_as_of(self.windows.for_user(user_id), _to_datetime(as_of), self.dataset.items)
+
+    def forecast(self, user_id: str) -> Forecast:
+        """Forecast the user's next window."""
+        self.check_user(user_id)
+        return self.forecaster.forecast(user_id)
+
+    def preferences(self, user_id: str) -> Preferences:
+        """What the user said in the chat (later statements override earlier ones)."""
+        prefs: dict[str, dict[str, bool]] = {"item": {}, "category": {}}
+        for rec in self.feedback_records(user_id):
+            kind = rec["kind"]
+            if kind in ("more_like_item", "not_this_item"):
+                prefs["item"][rec["item_id"]] = kind == "more_like_item"
+            elif kind in ("more_category", "no_more_category"):
+                prefs["category"][rec["category"]] = kind == "more_category"
+        return Preferences(
+            liked_items=[i for i, ok in prefs["item"].items() if ok],
+            rejected_items=[i for i, ok in prefs["item"].items() if not ok],
+            boosted_categories=[c for c, ok in prefs["category"].items() if ok],
+            excluded_categories=[c for c, ok in prefs["category"].items() if not ok],
+        )
+
+    def feedback_records(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's stated feedback, oldest first."""
+        return [r for r in state.read_jsonl(self.root, state.FEEDBACK) if r.get("user_id") == user_id]
+
+    def add_feedback(
+        self, user_id: str, kind: FeedbackKind, *, item_id: str | None = None, category: str | None = None,
+        text: str = "",
+    ) -> dict[str, Any]:  # fmt: skip
+        """Record what the person said; it applies to the very next recommendation.
+
+        Raises:
+            ConfigError: Missing or unknown item or category for the kind of feedback.
+        """
+        self.check_user(user_id)
+        if kind in ("more_like_item", "not_this_item"):
+            if not item_id or item_id not in self.titles:
+                raise ConfigError(f"feedback '{kind}' needs a catalog item_id; '{item_id}' is not in the catalog")
+        elif kind in ("more_category", "no_more_category"):
+            known = sorted({c for cs in self.dataset.items["categories"] for c in cs})
+            if category not in known:
+                raise ConfigError(f"unknown category '{category}'; valid categories: {', '.join(known)}")
+        else:
+            raise ConfigError(f"unknown feedback kind '{kind}'; valid kinds: {', '.join(FEEDBACK_KINDS)}")
+        record = {"user_id": user_id, "kind": kind, "item_id": item_id, "category": category,
+                  "text": text[:500], "timestamp": state.now().isoformat()}  # fmt: skip
+        with self.lock, state.writer_lock(self.root):
+            state.append_jsonl(self.root, state.FEEDBACK, record)
+        return record
+
+    def recommend(
+        self, user_id: str, k: int = 10, *, categories: list[str] | None = None,
+        exclude_categories: list[str] | None = None, config: RecommendConfig | None = None,
+    ) -> Recommendations:  # fmt: skip
+        """Recommend items for the user's next window, each with a reason."""
+        self.check_user(user_id)
+        fc = self.forecaster
+        forecast = fc.forecast(user_id)
+        events = self.dataset.user_events(user_id)
+        rated = events.sort_values(["rating", "timestamp"], ascending=[False, False], na_position="last")
+        history = [
+            (i, None if np.isnan(r) else float(r)) for i, r in zip(rated["item_id"], rated["rating"], strict=True)
+        ]
+        scores = pd.Series(fc.score_items(user_id), index=self.dataset.items["item_id"].to_numpy())
+        ctx = UserContext(
+            user_id=user_id,
+            seen=set(events["item_id"]),
+            history=history[:50],
+            category_weights=forecast.category_weights,
+            rising=[c.category for c in forecast.rising],
+            interest_vector=np.asarray(forecast.interest_vector, dtype=np.float32)
+            if forecast.interest_vector
+            else None,
+            model_scores=scores,
+        )
+        cfg = (config or RecommendConfig()).model_copy(update={"k": k})
+        return recommend(
+            ctx, index=self.store, items=self.dataset.items, popularity=self.popularity, config=cfg,
+            preferences=self.preferences(user_id), categories_any=categories, categories_none=exclude_categories,
+        )  # fmt: skip
+
+    def explain(self, user_id: str) -> Explanation:
+        """Why the user's interests shifted, with evidence and stated preferences."""
+        self.check_user(user_id)
+        result = explain_user(self.windows.for_user(user_id), self.dataset.items, chat_model=self.chat_model)
+        prefs = self.preferences(user_id)
+        result.stated_preferences = [
+            *(f"more like {self.titles[i]}" for i in prefs.liked_items),
+            *(f"not {self.titles[i]}" for i in prefs.rejected_items),
+            *(f"more {c}" for c in prefs.boosted_categories),
+            *(f"no more {c}" for c in prefs.excluded_categories),
+        ]
+        return result
+
+    def forget_user(self, user_id: str) -> dict[str, int]:
+        """Delete the user's events, windows, summaries, vectors, cached LLM outputs and feedback.
+
+        Chroma keeps deleted vectors in its files until they are rewritten; :meth:`compact` rebuilds the
+        collections so nothing of the user remains on disk.
+        """
+        self.check_user(user_id)
+        with self.lock, state.writer_lock(self.root):
+            n_windows = self.store.forget_user(user_id)
+            events = self.dataset.events
+            kept = events[events["user_id"] != user_id]
+            summaries = self.summaries[self.summaries["user_id"] != user_id]
+            state.write_frame(self.root, state.EVENTS, kept)
+            state.write_frame(self.root, state.SUMMARIES, summaries)
+            feedback = [r for r in state.read_jsonl(self.root, state.FEEDBACK) if r.get("user_id") != user_id]
+            state.rewrite_jsonl(self.root, state.FEEDBACK, feedback)
+            n_cached = SummaryCache(self.root / state.LLM_CACHE).forget_user(user_id)
+            prior = self.build_state
+            state.write_state(self.root, prior.model_copy(update={
+                "n_events": len(kept), "n_users": int(kept["user_id"].nunique()), "n_windows": len(summaries),
+                "updated_at": state.now()}))  # fmt: skip
+            self.reset_cache()
+        return {"events": len(events) - len(kept), "windows": n_windows, "cached_summaries": n_cached}
+
+
+FeedbackKind = Literal["more_like_item", "not_this_item", "more_category", "no_more_category"]
+FEEDBACK_KINDS: tuple[str, ...] = ("more_like_item", "not_this_item", "more_category", "no_more_category")
+
+
+def _to_datetime(value: datetime | date | str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = pd.Timestamp(value).to_pydatetime()
+        except ValueError as exc:
+            raise ConfigError(f"cannot read the date '{value}'; use ISO 8601 such as 2015-03-31") from exc
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value

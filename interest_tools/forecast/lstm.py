@@ -1,0 +1,168 @@
+"""The LSTM forecaster: forecasts, item scores and interest vectors from a trained :class:`InterestLSTM`.
+
+What the model consumes: the sequence of a user's windows (the last ``max_seq_len`` of them), each as its
+category shares and its items (weighted by their share of the window's weight). It was trained on windows of
+one cut (``config.window_label``, e.g. ``events-1``: one window per event, or ``month``) and must be given
+windows of the same cut.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+
+from interest_tools.errors import ConfigError, NotBuiltError
+from interest_tools.forecast.profile import ItemSpace, TableView, make_forecast, next_window, view_for
+from interest_tools.forecast.types import Forecast, ForecastConfig
+from interest_tools.windows import WindowConfig, WindowTable
+
+if TYPE_CHECKING:
+    from interest_tools.forecast.model import InterestLSTM, StepOutput
+
+
+class LSTMForecaster:
+    """An LSTM over each user's windows that forecasts the next window's categories, interest and items.
+
+    Attributes:
+        config: Hyperparameters (``window_label`` set to the cut it was trained on).
+        embedding_model: Name of the model that made the item text embeddings.
+        training_log: Per epoch: loss, validation NDCG@10, seconds.
+        best_epoch: The epoch whose weights were kept.
+    """
+
+    name = "lstm"
+
+    def __init__(self, config: ForecastConfig | None = None, *, embedding_model: str = "unknown") -> None:
+        self.config = config or ForecastConfig()
+        self.embedding_model = embedding_model
+        self.model: InterestLSTM | None = None
+        self.space: ItemSpace | None = None
+        self.window_config: WindowConfig | None = None
+        self.training_log: list[dict[str, float]] = []
+        self.best_epoch = 0
+        self.best_val_ndcg = 0.0
+        self._table: WindowTable | None = None
+        self._views: dict[int, TableView] = {}
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    def fit(self, windows: WindowTable, items: pd.DataFrame, item_vectors: np.ndarray) -> LSTMForecaster:
+        """Train on every user's windows (see :func:`interest_tools.forecast.train.fit_lstm`); returns self."""
+        from interest_tools.forecast.train import fit_lstm
+
+        return fit_lstm(self, windows, items, item_vectors)
+
+    def set_trained(
+        self,
+        model: InterestLSTM,
+        space: ItemSpace,
+        windows: WindowTable | None,
+        log: list[dict[str, float]],
+        best_epoch: int,
+        best_val: float,
+    ) -> None:
+        """Install trained weights (used by training and by checkpoint loading)."""
+        self.model, self.space = model.eval(), space
+        self.training_log, self.best_epoch, self.best_val_ndcg = log, best_epoch, best_val
+        if windows is not None:
+            self.attach(windows)
+
+    def attach(self, windows: WindowTable) -> LSTMForecaster:
+        """Use ``windows`` as the default history (e.g. after loading a checkpoint); returns self."""
+        self._check_cut(windows)
+        self._table = windows
+        self.window_config = windows.config
+        return self
+
+    def save(self, directory: str | Path) -> Path:
+        """Save weights and config to ``directory`` (see :mod:`interest_tools.forecast.checkpoint`)."""
+        from interest_tools.forecast.checkpoint import save_checkpoint
+
+        return save_checkpoint(self, directory)
+
+    # ------------------------------------------------------------------------------------------ inference
+
+    def _check_cut(self, windows: WindowTable) -> None:
+        if windows.config.label != self.config.window_label:
+            raise ConfigError(
+                f"the forecaster was trained on '{self.config.window_label}' windows but was given "
+                f"'{windows.config.label}' windows: compute the windows with the same WindowConfig as in training"
+            )
+
+    def _ready(self, windows: WindowTable | None) -> tuple[InterestLSTM, ItemSpace, TableView]:
+        if self.model is None or self.space is None:
+            raise NotBuiltError(
+                "the LSTM forecaster is not trained: call train_forecaster(...) or load_checkpoint(...)"
+            )
+        table = windows if windows is not None else self._table
+        if table is None:
+            raise NotBuiltError("no windows to read histories from: pass windows=... or call attach(windows) first")
+        self._check_cut(table)
+        return self.model, self.space, view_for(self._views, table, self.space)
+
+    @torch.no_grad()
+    def _step_outputs(self, user_ids: list[str], windows: WindowTable | None) -> tuple[StepOutput, torch.Tensor]:
+        """Outputs after each user's last window, and the item tower."""
+        from interest_tools.forecast.train import make_batch
+
+        model, _, view = self._ready(windows)
+        n = self.config.max_seq_len
+        chunks = []
+        for user in user_ids:
+            r = view.rows(user)
+            start = max(r.start, r.stop - n)
+            chunks.append((start, r.stop, r.stop - start - 1))
+        tower = model.item_tower()
+        users, cats, interests = [], [], []
+        for i in range(0, len(chunks), 256):
+            batch = make_batch(view, chunks[i : i + 256], self.config.device)
+            hidden = model.encode(
+                tower, batch.bag_items, batch.bag_offsets, batch.bag_weights, batch.categories, batch.lengths
+            )
+            out = model.heads(hidden.reshape(-1, hidden.shape[-1])[batch.loss_steps])
+            users.append(out.user)
+            cats.append(out.category_logits)
+            interests.append(out.interest)
+        from interest_tools.forecast.model import StepOutput
+
+        return StepOutput(torch.cat(users), torch.cat(cats), torch.cat(interests)), tower
+
+    def score_users(self, user_ids: list[str], windows: WindowTable | None = None) -> np.ndarray:
+        """Score every catalog item for many users at once: shape ``(len(user_ids), n_items)``."""
+        if not user_ids:
+            assert self.space is not None
+            return np.zeros((0, self.space.n_items), dtype=np.float32)
+        out, tower = self._step_outputs(user_ids, windows)
+        assert self.model is not None
+        with torch.no_grad():
+            return self.model.item_logits(out.user, tower).float().cpu().numpy()
+
+    def score_items(
+        self, user_id: str, windows: WindowTable | None = None, *, exclude_seen: bool = False
+    ) -> np.ndarray:
+        """Score every catalog item for the user's next window (logits; ``-inf`` for seen items if excluded)."""
+        scores = self.score_users([user_id], windows)[0].astype(np.float64)
+        if exclude_seen:
+            _, _, view = self._ready(windows)
+            scores[view.seen(user_id)] = -np.inf
+        return scores
+
+    def forecast(self, user_id: str, windows: WindowTable | None = None) -> Forecast:
+        """Forecast the user's next window: category shares, rising and falling categories, interest vector."""
+        _, space, view = self._ready(windows)
+        out, _ = self._step_outputs([user_id], windows)
+        probs = torch.softmax(out.category_logits[0], dim=-1).cpu().numpy()
+        return make_forecast(
+            user_id,
+            probs,
+            view.recent_share(user_id, self.config.recent_windows),
+            space.categories,
+            next_window(view.table, user_id),
+            self.name,
+            out.interest[0].cpu().numpy(),
+            self.config.shift_threshold,
+        )

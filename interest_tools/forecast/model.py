@@ -1,0 +1,124 @@
+"""The LSTM interest forecaster as a torch module (no data handling here; see ``train.py``).
+
+Each step of a user's sequence is one window, described by
+
+* its interest vector in the learned item space: the weighted mean of the window's item-tower vectors, and
+* its category distribution (shares over the category vocabulary).
+
+The item tower maps each catalog item to a vector: a linear projection of the item's frozen text embedding
+plus, optionally, a learned id embedding. The LSTM's output at step ``t`` is read three ways, all about window
+``t + 1``: a user vector scored against every item-tower vector (plus an item bias) for a softmax over the whole
+catalog, category logits, and an interest vector in the text-embedding space (the space of the caller's item
+embeddings, usable to query a vector store).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+
+@dataclass
+class StepOutput:
+    """What the LSTM says about the next window at each step."""
+
+    user: torch.Tensor  # (..., item_dim): scored against item_tower() by dot product
+    category_logits: torch.Tensor  # (..., n_categories)
+    interest: torch.Tensor  # (..., text_dim), unnormalised
+
+
+class InterestLSTM(nn.Module):
+    """Item tower + LSTM over windows + next-window heads."""
+
+    text_vectors: torch.Tensor
+
+    def __init__(
+        self,
+        text_vectors: torch.Tensor,
+        n_categories: int,
+        *,
+        item_dim: int = 64,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.2,
+        use_item_ids: bool = True,
+    ) -> None:
+        super().__init__()
+        n_items, text_dim = text_vectors.shape
+        self.n_items, self.text_dim, self.item_dim = int(n_items), int(text_dim), item_dim
+        self.register_buffer("text_vectors", text_vectors.detach().clone().float())
+        self.text_proj = nn.Linear(text_dim, item_dim)
+        self.use_item_ids = use_item_ids
+        self.item_ids = nn.Embedding(n_items, item_dim)
+        nn.init.normal_(self.item_ids.weight, std=0.02 if use_item_ids else 0.0)
+        if not use_item_ids:
+            self.item_ids.weight.requires_grad_(False)
+        self.item_bias = nn.Parameter(torch.zeros(n_items))
+        self.cat_in = nn.Linear(n_categories, item_dim)
+        self.drop = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(
+            2 * item_dim,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.user_head = nn.Linear(hidden_size, item_dim)
+        self.cat_head = nn.Linear(hidden_size, n_categories)
+        self.interest_head = nn.Linear(hidden_size, text_dim)
+
+    def item_tower(self) -> torch.Tensor:
+        """Vectors of every catalog item: projected text embedding (+ id embedding), shape (items, item_dim)."""
+        tower = self.text_proj(self.text_vectors)
+        if self.use_item_ids:
+            tower = tower + self.item_ids.weight
+        return tower
+
+    def encode(
+        self,
+        tower: torch.Tensor,
+        bag_items: torch.Tensor,
+        bag_offsets: torch.Tensor,
+        bag_weights: torch.Tensor,
+        categories: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Run the LSTM over padded window sequences.
+
+        Args:
+            tower: Output of :meth:`item_tower`.
+            bag_items: Flat catalog indices of the items of every step (batch-major, padded steps empty).
+            bag_offsets: Start of each step's items in ``bag_items``; length ``batch * steps``.
+            bag_weights: Weight of each item within its step (sums to 1 per non-empty step).
+            categories: (batch, steps, n_categories) category shares.
+            lengths: Valid steps per sequence (right padding); ``None`` when all are full.
+
+        Returns:
+            Hidden states, shape (batch, steps, hidden_size).
+        """
+        batch, steps, _ = categories.shape
+        interest = F.embedding_bag(bag_items, tower, bag_offsets, mode="sum", per_sample_weights=bag_weights)
+        x = torch.cat([interest.view(batch, steps, -1), self.cat_in(categories)], dim=-1)
+        x = self.drop(x)
+        if lengths is not None and bool((lengths < steps).any()):
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            hidden, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)
+        else:
+            hidden, _ = self.lstm(x)
+        return self.drop(hidden)
+
+    def heads(self, hidden: torch.Tensor) -> StepOutput:
+        """Read the next-window predictions off hidden states."""
+        return StepOutput(
+            user=self.user_head(hidden),
+            category_logits=self.cat_head(hidden),
+            interest=self.interest_head(hidden),
+        )
+
+    def item_logits(self, user: torch.Tensor, tower: torch.Tensor) -> torch.Tensor:
+        """Scores of every catalog item for user vectors: (..., items)."""
+        return user @ tower.T + self.item_bias

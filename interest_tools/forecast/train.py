@@ -1,0 +1,321 @@
+"""Training data from a :class:`~interest_tools.windows.WindowTable`, the training loop and early stopping.
+
+Each user's windows form one sequence. The model at step ``t`` is trained to predict window ``t + 1``: a
+full softmax over the catalog for its items (each item weighted by its share of the window's weight), a
+cross-entropy against its category shares, and a cosine loss between the interest head and the window's mean
+item embedding. Long histories are cut into chunks of ``max_seq_len`` windows (aligned to the end).
+
+Early stopping is on a split by time: each user's last window is held out; validation predicts it from the
+windows before it (items seen before masked, unless repeated in the window) and scores NDCG@10. The weights of
+the best epoch are kept (the later one on ties). The held-out windows are never training targets.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from interest_tools.errors import ConfigError
+from interest_tools.forecast.lstm import LSTMForecaster
+from interest_tools.forecast.model import InterestLSTM
+from interest_tools.forecast.profile import ItemSpace, TableView, check_item_vectors
+from interest_tools.forecast.types import ForecastConfig
+from interest_tools.windows import WindowTable
+
+logger = logging.getLogger(__name__)
+
+Chunk = tuple[int, int, int]  # (first row, end row exclusive, first step with a loss)
+
+
+@dataclass
+class Batch:
+    """Tensors of one batch of window sequences (right padded)."""
+
+    bag_items: torch.Tensor
+    bag_offsets: torch.Tensor
+    bag_weights: torch.Tensor
+    categories: torch.Tensor
+    lengths: torch.Tensor
+    loss_steps: torch.Tensor  # flat (batch * steps) positions that carry a loss
+    target_items: torch.Tensor
+    target_offsets: torch.Tensor
+    target_weights: torch.Tensor
+    target_step: torch.Tensor  # loss-step number of each target item
+    target_categories: torch.Tensor
+    target_rows: np.ndarray
+
+
+def _gather(indptr: np.ndarray, values: list[np.ndarray], rows: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Gather CSR segments of ``rows`` (``-1`` gives an empty segment); returns values and segment offsets."""
+    valid = rows >= 0
+    safe = np.where(valid, rows, 0)
+    counts = np.where(valid, indptr[safe + 1] - indptr[safe], 0)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    total = int(counts.sum())
+    pos = np.repeat(indptr[safe] - offsets, counts) + np.arange(total)
+    return [v[pos] for v in values], offsets
+
+
+def make_batch(view: TableView, chunks: list[Chunk], device: str = "cpu") -> Batch:
+    """Build the tensors of a batch of chunks (targets are each step's next row)."""
+    steps = max(e - s for s, e, _ in chunks)
+    rows = np.full((len(chunks), steps), -1, dtype=np.int64)
+    loss = np.zeros((len(chunks), steps), dtype=bool)
+    for b, (s, e, first) in enumerate(chunks):
+        rows[b, : e - s] = np.arange(s, e)
+        loss[b, first : e - s] = True
+    flat = rows.reshape(-1)
+    (items, weights), offsets = _gather(view.item_indptr, [view.item_idx, view.item_w], flat)
+    cats = np.where(flat[:, None] >= 0, view.cats[np.maximum(flat, 0)], 0.0).astype(np.float32)
+    loss_steps = np.flatnonzero(loss.reshape(-1))
+    target_rows = flat[loss_steps] + 1
+    target_rows = np.where(target_rows < len(view.cats), target_rows, -1)  # past the end at forecast time
+    (t_items, t_weights), t_offsets = _gather(view.item_indptr, [view.item_idx, view.item_w], target_rows)
+    t_step = np.repeat(np.arange(len(target_rows)), np.diff(np.append(t_offsets, len(t_items))))
+
+    def t(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=dtype, device=device)
+
+    return Batch(
+        bag_items=t(items, torch.long),
+        bag_offsets=t(offsets, torch.long),
+        bag_weights=t(weights, torch.float32),
+        categories=t(cats.reshape(len(chunks), steps, -1), torch.float32),
+        lengths=torch.as_tensor((rows >= 0).sum(1), dtype=torch.long),
+        loss_steps=t(loss_steps, torch.long),
+        target_items=t(t_items, torch.long),
+        target_offsets=t(t_offsets, torch.long),
+        target_weights=t(t_weights, torch.float32),
+        target_step=t(t_step, torch.long),
+        target_categories=t(np.where(target_rows[:, None] >= 0, view.cats[target_rows], 0.0), torch.float32),
+        target_rows=target_rows,
+    )
+
+
+def split_chunks(view: TableView, max_len: int) -> tuple[list[Chunk], list[Chunk]]:
+    """Cut every user's sequence into training chunks, and one validation chunk per user.
+
+    Training predicts windows up to each user's second to last; validation predicts the last one.
+    """
+    train: list[Chunk] = []
+    val: list[Chunk] = []
+    for lo, hi in view.table.user_rows.values():
+        if hi - lo < 2:
+            continue
+        val.append((max(lo, hi - 1 - max_len), hi - 1, hi - 1 - max(lo, hi - 1 - max_len) - 1))
+        end = hi - 2  # inputs lo .. hi-3 predict lo+1 .. hi-2
+        while end > lo:
+            start = max(lo, end - max_len)
+            train.append((start, end, 0))
+            end = start
+    return train, val
+
+
+def batch_loss(
+    model: InterestLSTM, batch: Batch, config: ForecastConfig, sampler: NegativeSampler | None = None
+) -> torch.Tensor:
+    """Training loss of one batch: item softmax + category cross-entropy + interest cosine.
+
+    The item softmax is over the whole catalog, or, with a ``sampler``, over each target and a shared sample
+    of negatives with the log-probability correction of sampled softmax.
+    """
+    tower = model.item_tower()
+    hidden = model.encode(tower, batch.bag_items, batch.bag_offsets, batch.bag_weights, batch.categories, batch.lengths)
+    out = model.heads(hidden.reshape(-1, hidden.shape[-1])[batch.loss_steps])
+    n = max(len(batch.loss_steps), 1)
+    user_t = out.user[batch.target_step]
+    pos = (user_t * tower[batch.target_items]).sum(-1) + model.item_bias[batch.target_items]
+    if sampler is None:
+        lse = torch.logsumexp(model.item_logits(out.user, tower), dim=-1)[batch.target_step]
+    else:
+        neg = sampler.sample()
+        neg_logits = out.user @ tower[neg].T + model.item_bias[neg] - sampler.log_kq[neg]
+        lse_neg = torch.logsumexp(neg_logits, dim=-1)[batch.target_step]
+        lse = torch.logaddexp(pos - sampler.log_kq[batch.target_items], lse_neg)
+        pos = pos - sampler.log_kq[batch.target_items]
+    loss = ((lse - pos) * batch.target_weights).sum() / n
+    if config.category_loss_weight > 0:
+        cat_loss = -(batch.target_categories * F.log_softmax(out.category_logits, dim=-1)).sum(-1).mean()
+        loss = loss + config.category_loss_weight * cat_loss
+    if config.interest_loss_weight > 0 and len(batch.target_items):
+        target = F.embedding_bag(
+            batch.target_items,
+            model.text_vectors,
+            batch.target_offsets,
+            mode="sum",
+            per_sample_weights=batch.target_weights,
+        )
+        has = target.norm(dim=-1) > 0
+        if bool(has.any()):
+            cos = F.cosine_similarity(out.interest[has], target[has], dim=-1)
+            loss = loss + config.interest_loss_weight * (1.0 - cos).mean()
+    return loss
+
+
+class NegativeSampler:
+    """Shared negatives for sampled softmax, drawn in proportion to ``(count + 1) ** power``."""
+
+    def __init__(self, counts: np.ndarray, k: int, power: float = 0.75, device: str = "cpu") -> None:
+        q = (np.asarray(counts, dtype=np.float64) + 1.0) ** power
+        q /= q.sum()
+        self.k = int(min(k, len(q)))
+        self.q = torch.as_tensor(q, dtype=torch.float32, device=device)
+        self.log_kq = torch.log(self.k * self.q)
+
+    def sample(self) -> torch.Tensor:
+        """Draw ``k`` item indices (with replacement; torch's global generator, seeded by training)."""
+        return torch.multinomial(self.q, self.k, replacement=True)
+
+
+@torch.no_grad()
+def validation_ndcg(model: InterestLSTM, view: TableView, chunks: list[Chunk], config: ForecastConfig) -> float:
+    """Mean NDCG@10 of predicting each user's held-out last window.
+
+    Items the user had seen before are masked unless they are in the held-out window (so repeat consumption
+    still counts).
+    """
+    from interest_tools.evaluate.metrics import ranking_metrics
+
+    model.eval()
+    tower = model.item_tower()
+    scores_all: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    for i in range(0, len(chunks), 256):
+        part = chunks[i : i + 256]
+        batch = make_batch(view, part, config.device)
+        hidden = model.encode(
+            tower, batch.bag_items, batch.bag_offsets, batch.bag_weights, batch.categories, batch.lengths
+        )
+        out = model.heads(hidden.reshape(-1, hidden.shape[-1])[batch.loss_steps])
+        scores = model.item_logits(out.user, tower).float().cpu().numpy()
+        for j, row in enumerate(batch.target_rows):
+            user = str(view.table.frame["user_id"].iat[row])
+            lo = view.table.user_rows[user][0]
+            seen = np.unique(view.item_idx[view.item_indptr[lo] : view.item_indptr[row]])
+            target, _ = view.items_of(row)
+            if len(target):
+                scores[j, np.setdiff1d(seen, target)] = -np.inf
+                scores_all.append(scores[j])
+                targets.append(target)
+    model.train()
+    if not targets:
+        return 0.0
+    return ranking_metrics(np.stack(scores_all), targets)["ndcg@10"]
+
+
+def _progress(total: int, show: bool | None) -> object | None:
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="training forecaster", unit="epoch")
+
+
+def fit_lstm(
+    forecaster: LSTMForecaster, windows: WindowTable, items: pd.DataFrame, item_vectors: np.ndarray
+) -> LSTMForecaster:
+    """Train ``forecaster`` in place on every user's windows (see the module docstring)."""
+    config = forecaster.config.model_copy(update={"window_label": windows.config.label})
+    forecaster.config = config
+    space = ItemSpace.from_items(items)
+    vectors = check_item_vectors(item_vectors, space)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    view = TableView.build(windows, space)
+    train, val = split_chunks(view, config.max_seq_len)
+    if not train:
+        raise ConfigError(
+            "too little history to train the forecaster: every user needs at least 3 windows (one to read, one to "
+            "predict, one held out for validation); use shorter windows, e.g. WindowConfig(every_n_events=1)"
+        )
+    model = InterestLSTM(
+        torch.as_tensor(vectors),
+        len(space.categories),
+        item_dim=config.item_dim,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+        use_item_ids=config.use_item_ids,
+    ).to(config.device)
+    optimiser = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
+    )
+    sampler = None
+    if config.negatives:
+        counts = np.bincount(view.item_idx, minlength=space.n_items)
+        sampler = NegativeSampler(counts, config.negatives, device=config.device)
+    sampler = None
+    if config.negatives:
+        counts = np.bincount(view.item_idx, minlength=space.n_items)
+        sampler = NegativeSampler(counts, config.negatives, device=config.device)
+    best, best_state, best_epoch, stale = -1.0, copy.deepcopy(model.state_dict()), 0, 0
+    log: list[dict[str, float]] = []
+    started = time.monotonic()
+    bar = _progress(config.epochs, config.show_progress)
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.monotonic()
+        order = rng.permutation(len(train))
+        total = 0.0
+        for i in range(0, len(order), config.batch_size):
+            batch = make_batch(view, [train[j] for j in order[i : i + config.batch_size]], config.device)
+            loss = batch_loss(model, batch, config, sampler)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimiser.step()
+            total += float(loss.detach()) * len(batch.lengths)
+        score = validation_ndcg(model, view, val, config) if val else -float(total)
+        log.append({"epoch": epoch, "loss": total / len(train), "val_ndcg@10": score, "seconds": time.monotonic() - t0})
+        logger.info("epoch %d loss %.4f val ndcg@10 %.4f", epoch, total / len(train), score)
+        if bar is not None:
+            bar.update(1)  # type: ignore[attr-defined]
+            bar.set_postfix(loss=f"{total / len(train):.3f}", val=f"{score:.4f}")  # type: ignore[attr-defined]
+        if score >= best:  # ties keep the later, longer-trained weights
+            best, best_state, best_epoch, stale = score, copy.deepcopy(model.state_dict()), epoch, 0
+        else:
+            stale += 1
+        if stale >= config.patience or time.monotonic() - started > 60 * config.max_train_minutes:
+            break
+    if bar is not None:
+        bar.close()  # type: ignore[attr-defined]
+    model.load_state_dict(best_state)
+    model.eval()
+    forecaster.set_trained(model, space, windows, log, best_epoch, best)
+    return forecaster
+
+
+def train_forecaster(
+    window_table: WindowTable,
+    items: pd.DataFrame,
+    item_vectors: np.ndarray,
+    config: ForecastConfig | None = None,
+    *,
+    embedding_model: str = "unknown",
+) -> LSTMForecaster:
+    """Train an LSTM forecaster on every user's windows.
+
+    Args:
+        window_table: Every user's windows (e.g. ``compute_windows(events, items, WindowConfig(every_n_events=1))``).
+        items: The canonical catalog; its row order is the order of item scores.
+        item_vectors: One text embedding per catalog row (``interest_tools.embed.embed_matrix``).
+        config: Hyperparameters (defaults when None).
+        embedding_model: Name of the model that made ``item_vectors`` (recorded in checkpoints).
+
+    Returns:
+        The trained forecaster, attached to ``window_table`` as its default history.
+    """
+    forecaster = LSTMForecaster(config, embedding_model=embedding_model)
+    return fit_lstm(forecaster, window_table, items, item_vectors)

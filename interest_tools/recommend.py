@@ -1,0 +1,252 @@
+"""Recommend items from the forecast: retrieve candidates, re-rank, and give every item a reason.
+
+Candidates come from two places: the item store searched with the forecast's interest vector (text space, so
+items nobody has touched yet are recommendable from their text: cold start), and the forecaster's own item
+scores when it has them (the learned item tower ranks best on history). They are re-ranked by a weighted sum
+of the model score, similarity to the forecast vector, fit to the forecast category distribution and a small
+popularity prior, then optionally diversified with maximal marginal relevance (MMR). Items the user already
+has, and stated dislikes, are excluded. Each reason names the forecast interest the item serves and the past
+item of the user it most resembles, both taken from the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ItemIndex(Protocol):
+    """What recommending needs of the item store (:class:`interest_tools.store.InterestStore`)."""
+
+    def query_items(
+        self,
+        vector: Sequence[float] | None = None,
+        text: str | None = None,
+        k: int = 10,
+        exclude_ids: Collection[str] = (),
+        categories_any: Collection[str] | None = None,
+        categories_none: Collection[str] | None = None,
+    ) -> list[Any]:
+        """Nearest items (objects with item_id, score)."""
+        ...
+
+    def get_item_vectors(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Vectors of the given items, in order."""
+        ...
+
+
+class RecommendConfig(BaseModel):
+    """How candidates are gathered and re-ranked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(default=10, ge=1, le=200, description="How many items to return.")
+    n_candidates: int = Field(default=200, ge=10, description="Candidates gathered from each source before re-ranking.")
+    w_model: float = Field(default=1.0, ge=0, description="Weight of the forecaster's item score (rank-normalised).")
+    w_similarity: float = Field(default=0.5, ge=0, description="Weight of cosine similarity to the forecast vector.")
+    w_category: float = Field(default=0.5, ge=0, description="Weight of the item's fit to the forecast categories.")
+    w_popularity: float = Field(default=0.1, ge=0, description="Weight of the log-popularity prior (0..1 scaled).")
+    mmr_lambda: float | None = Field(
+        default=None, ge=0, le=1, description="MMR trade-off (1 = relevance only); None turns diversity off."
+    )
+    exclude_seen: bool = Field(default=True, description="Leave out items the user already interacted with.")
+
+
+class RecommendedItem(BaseModel):
+    """One recommended item with the evidence behind it."""
+
+    item_id: str = Field(description="Item id.")
+    title: str = Field(description="Item title.")
+    categories: list[str] = Field(description="Item categories.")
+    score: float = Field(description="Re-ranking score (higher is better).")
+    reason: str = Field(description="Why: the forecast interest it serves and the past item it resembles.")
+
+
+class Recommendations(BaseModel):
+    """The JSON of ``interest-tools recommend``."""
+
+    user_id: str = Field(description="The user.")
+    items: list[RecommendedItem] = Field(description="Recommended items, best first.")
+
+
+@dataclass
+class Preferences:
+    """What the person said in the chat, applied on top of what they did."""
+
+    liked_items: list[str] = field(default_factory=list)
+    rejected_items: list[str] = field(default_factory=list)
+    excluded_categories: list[str] = field(default_factory=list)
+    boosted_categories: list[str] = field(default_factory=list)
+
+
+@dataclass
+class UserContext:
+    """The evidence about one user that re-ranking and reasons need."""
+
+    user_id: str
+    seen: set[str]
+    history: list[tuple[str, float | None]]  # (item_id, rating) most telling first
+    category_weights: Mapping[str, float]  # forecast next-window distribution
+    rising: list[str]
+    interest_vector: np.ndarray | None
+    model_scores: pd.Series | None = None  # item_id -> score from the forecaster
+
+
+def rank_normalise(scores: pd.Series) -> pd.Series:
+    """Map scores to (0, 1] by rank, so that sources on different scales can be added."""
+    if scores.empty:
+        return scores
+    return scores.rank(method="average", pct=True)
+
+
+def _mmr(candidates: list[str], relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int]:
+    chosen: list[int] = []
+    left = list(range(len(candidates)))
+    sims = vectors @ vectors.T
+    while left and len(chosen) < k:
+        if chosen:
+            penalty = sims[np.ix_(left, chosen)].max(axis=1)
+        else:
+            penalty = np.zeros(len(left))
+        mmr = lam * relevance[left] - (1 - lam) * penalty
+        best = left[int(np.argmax(mmr))]
+        chosen.append(best)
+        left.remove(best)
+    return chosen
+
+
+def _reason(
+    item_cats: list[str],
+    item_vec: np.ndarray | None,
+    ctx: UserContext,
+    hist_vecs: np.ndarray | None,
+    titles: Mapping[str, str],
+    prefs: Preferences,
+) -> str:
+    parts: list[str] = []
+    served = [c for c in item_cats if c in ctx.rising]
+    if served:
+        parts.append(f"{served[0]} is rising in your recent windows")
+    else:
+        fit = sorted(((ctx.category_weights.get(c, 0.0), c) for c in item_cats), reverse=True)
+        if fit and fit[0][0] > 0:
+            parts.append(f"{fit[0][1]} is {fit[0][0]:.0%} of your forecast interests")
+    liked = [c for c in item_cats if c in prefs.boosted_categories]
+    if liked:
+        parts.append(f"you asked for more {liked[0]}")
+    if item_vec is not None and hist_vecs is not None and len(hist_vecs):
+        best = int(np.argmax(hist_vecs @ item_vec))
+        past_id, rating = ctx.history[best]
+        past = titles.get(past_id, past_id)
+        parts.append(f"like {past}" + (f", which you rated {rating:g}" if rating is not None else ", which you chose"))
+    if not parts:
+        parts.append("close to your forecast interests")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def recommend(
+    ctx: UserContext,
+    *,
+    index: ItemIndex,
+    items: pd.DataFrame,
+    popularity: pd.Series,
+    config: RecommendConfig | None = None,
+    preferences: Preferences | None = None,
+    categories_any: Collection[str] | None = None,
+    categories_none: Collection[str] | None = None,
+) -> Recommendations:
+    """Recommend items for one user.
+
+    Args:
+        ctx: The user's forecast, history and (optional) model scores.
+        index: The item store.
+        items: Canonical catalog (titles and categories).
+        popularity: Interaction counts by item id (missing items count 0).
+        config: Re-ranking weights.
+        preferences: Stated likes and dislikes from the chat.
+        categories_any: Only items with at least one of these categories.
+        categories_none: No items with any of these categories.
+
+    Returns:
+        Up to ``k`` items, best first, each with a reason.
+    """
+    config = config or RecommendConfig()
+    prefs = preferences or Preferences()
+    excluded_cats = set(categories_none or ()) | set(prefs.excluded_categories)
+    blocked = set(prefs.rejected_items) | (ctx.seen if config.exclude_seen else set())
+    meta = items.set_index("item_id")
+    cats_of: Mapping[str, list[str]] = meta["categories"].to_dict()
+    titles: Mapping[str, str] = meta["title"].to_dict()
+
+    def allowed(item_id: str) -> bool:
+        cats = cats_of.get(item_id, [])
+        if item_id in blocked or item_id not in cats_of or excluded_cats.intersection(cats):
+            return False
+        return not categories_any or bool(set(categories_any).intersection(cats))
+
+    query = ctx.interest_vector
+    if prefs.liked_items:
+        liked = index.get_item_vectors(prefs.liked_items)
+        liked = liked[~np.isnan(liked).any(axis=1)]
+        if len(liked):
+            base = query if query is not None else np.zeros(liked.shape[1], dtype=np.float32)
+            query = base + liked.mean(axis=0)
+    similarity: dict[str, float] = {}
+    if query is not None:
+        hits = index.query_items(
+            vector=(query / (np.linalg.norm(query) or 1.0)).tolist(),
+            k=config.n_candidates,
+            exclude_ids=sorted(blocked)[:5000],
+            categories_any=categories_any,
+            categories_none=sorted(excluded_cats) or None,
+        )
+        similarity = {h.item_id: float(h.score) for h in hits}
+    model = pd.Series(dtype=float)
+    if ctx.model_scores is not None and len(ctx.model_scores):
+        scores = ctx.model_scores[[i for i in ctx.model_scores.index if allowed(i)]]
+        model = rank_normalise(scores.nlargest(config.n_candidates))
+    candidates = [i for i in dict.fromkeys([*model.index, *similarity]) if allowed(i)]
+    if not candidates:
+        return Recommendations(user_id=ctx.user_id, items=[])
+    pop = np.log1p(popularity.reindex(candidates).fillna(0).to_numpy(dtype=float))
+    pop = pop / (pop.max() or 1.0)
+    cat_fit = np.array([_category_fit(cats_of[i], ctx.category_weights, prefs) for i in candidates])
+    sim = np.array([similarity.get(i, 0.0) for i in candidates])
+    mod = model.reindex(candidates).fillna(0.0).to_numpy()
+    relevance = config.w_model * mod + config.w_similarity * sim + config.w_category * cat_fit
+    relevance = relevance + config.w_popularity * pop
+    order = list(np.argsort(-relevance, kind="stable"))
+    vectors = index.get_item_vectors(candidates)
+    if config.mmr_lambda is not None:
+        top = order[: max(config.k * 5, 50)]
+        picked = _mmr([candidates[i] for i in top], relevance[top], np.nan_to_num(vectors[top]), config.k, config.mmr_lambda)
+        order = [top[i] for i in picked]
+    hist_ids = [h for h, _ in ctx.history]
+    hist_vecs = np.nan_to_num(index.get_item_vectors(hist_ids)) if hist_ids else None
+    out = []
+    for i in order[: config.k]:
+        item_id = candidates[i]
+        reason = _reason(cats_of[item_id], np.nan_to_num(vectors[i]), ctx, hist_vecs, titles, prefs)
+        out.append(
+            RecommendedItem(
+                item_id=item_id,
+                title=titles[item_id],
+                categories=list(cats_of[item_id]),
+                score=round(float(relevance[i]), 6),
+                reason=reason,
+            )
+        )
+    return Recommendations(user_id=ctx.user_id, items=out)
+
+
+def _category_fit(cats: list[str], weights: Mapping[str, float], prefs: Preferences) -> float:
+    if not cats:
+        return 0.0
+    fit = sum(weights.get(c, 0.0) for c in cats) / len(cats) ** 0.5
+    return fit + 0.5 * any(c in prefs.boosted_categories for c in cats)

@@ -1,0 +1,167 @@
+"""Files under the store directory besides Chroma: the canonical data, summaries, feedback and build state.
+
+Every write goes to a temporary file in the same directory, is flushed to disk, then renamed over the old
+file (``os.replace`` is atomic), so a process killed mid-write leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from interest_tools.errors import NotBuiltError, StoreError
+
+EVENTS = "data/events.parquet"
+ITEMS = "data/items.parquet"
+SUMMARIES = "data/summaries.parquet"
+FEEDBACK = "data/feedback.jsonl"
+STATE = "state.json"
+LOCK = ".write.lock"
+FORECASTER = "models/forecaster"
+LLM_CACHE = "cache/llm"
+
+
+class BuildState(BaseModel):
+    """What the last completed build or ingest recorded (``state.json``)."""
+
+    dataset: str = Field(description="Name of the dataset the store was built from.")
+    window: dict[str, Any] = Field(description="WindowConfig of the summaries and the windows collection.")
+    forecast_window: dict[str, Any] | None = Field(default=None, description="WindowConfig the forecaster reads.")
+    embedding_model: str = Field(description="Embedding model of both collections.")
+    summarizer: str = Field(description="'template' or the chat model that wrote the summaries.")
+    n_events: int = Field(description="Events stored.")
+    n_users: int = Field(description="Users stored.")
+    n_items: int = Field(description="Items stored.")
+    n_windows: int = Field(description="Windows summarised.")
+    updated_at: datetime = Field(description="When the state was written (UTC).")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename, fsync of the directory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_frame(root: Path, name: str, frame: pd.DataFrame) -> None:
+    """Write a DataFrame as Parquet atomically."""
+    atomic_write_bytes(root / name, frame.to_parquet(index=False))
+
+
+def read_frame(root: Path, name: str) -> pd.DataFrame:
+    """Read a Parquet file written by :func:`write_frame`.
+
+    Raises:
+        NotBuiltError: The file does not exist (nothing was built here yet).
+        StoreError: The file is unreadable (truncated or corrupt).
+    """
+    path = root / name
+    if not path.is_file():
+        raise NotBuiltError(
+            f"{path} does not exist: nothing is built at {root}. Fix: run `interest-tools build --store {root}`"
+        )
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise StoreError(f"{path} is unreadable ({exc}). Fix: rebuild with `interest-tools build --store {root}`") from exc
+
+
+def write_state(root: Path, state: BuildState) -> None:
+    """Write ``state.json`` last: its presence marks a completed build."""
+    atomic_write_bytes(root / STATE, state.model_dump_json(indent=2).encode())
+
+
+def read_state(root: Path) -> BuildState:
+    """Read ``state.json``.
+
+    Raises:
+        NotBuiltError: No completed build at ``root``.
+    """
+    path = root / STATE
+    if not path.is_file():
+        raise NotBuiltError(f"no completed build at {root}. Fix: run `interest-tools build --store {root}` first")
+    try:
+        return BuildState.model_validate_json(path.read_text())
+    except ValueError as exc:
+        raise StoreError(f"{path} is corrupt ({exc}). Fix: rebuild with `interest-tools build`") from exc
+
+
+def now() -> datetime:
+    """The current UTC time."""
+    return datetime.now(UTC)
+
+
+def append_jsonl(root: Path, name: str, record: dict[str, Any]) -> None:
+    """Append one JSON record, rewriting the file atomically (feedback files stay small)."""
+    path = root / name
+    old = path.read_bytes() if path.is_file() else b""
+    atomic_write_bytes(path, old + json.dumps(record, default=str).encode() + b"\n")
+
+
+def read_jsonl(root: Path, name: str) -> list[dict[str, Any]]:
+    """Read every JSON record of a file written by :func:`append_jsonl` (none when absent)."""
+    path = root / name
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def rewrite_jsonl(root: Path, name: str, records: list[dict[str, Any]]) -> None:
+    """Replace a JSON-lines file atomically."""
+    atomic_write_bytes(root / name, b"".join(json.dumps(r, default=str).encode() + b"\n" for r in records))
+
+
+@contextlib.contextmanager
+def writer_lock(root: Path, timeout_s: float = 5.0) -> Iterator[None]:
+    """Hold the store's single-writer lock; fail within ``timeout_s`` when another process holds it.
+
+    Chroma's own behaviour with two writers on one persistent directory is to hang (chroma-core/chroma#7040);
+    this lock turns that into a clear error. Readers do not take it. For several writing processes use a
+    Chroma server (``--chroma-url``).
+
+    Raises:
+        StoreError: Another process is writing to this store.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    fh = open(root / LOCK, "a+")  # noqa: SIM115 - held for the duration of the context
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"another process is writing to the store at {root} (lock {root / LOCK}). Fix: wait for "
+                        "it to finish, or run a Chroma server (`chroma run`) and pass --chroma-url to every writer"
+                    ) from None
+                time.sleep(0.1)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()

@@ -1,0 +1,37 @@
+"""Chroma embedding store of items and window summaries, embedded by our own model.
+
+Two collections (cosine space, normalised vectors): ``items`` (id ``item:<item_id>``; document
+``embed.item_text(title, categories, description)``; metadata ``item_id``, ``title``, ``categories``
+(``|``-joined), ``category_list`` (list, filtered with ``$contains``), ``content_hash``) and ``windows`` (id
+``window:<user>:<freq>:<index>``; document = summary text; metadata ``user_id``, ``freq``, ``index``,
+``start``/``end`` (ISO), ``start_unix``/``end_unix``, ``top_categories`` (``|``-joined),
+``top_category_list``, ``content_hash``). Each collection's metadata records the embedding model and
+dimension; opening it with another model raises :class:`~interest_tools.errors.StoreError` before any write.
+Writes re-embed only records whose text hash changed.
+"""
+
+from __future__ import annotations
+
+from interest_tools.store.backend import parse_chroma_url
+from interest_tools.store.core import InterestStore
+from interest_tools.store.models import (
+    ItemHit,
+    StoreConfig,
+    UpsertReport,
+    WindowDoc,
+    WindowHit,
+    item_id_to_store,
+    window_id,
+)
+
+__all__ = [
+    "InterestStore",
+    "ItemHit",
+    "StoreConfig",
+    "UpsertReport",
+    "WindowDoc",
+    "WindowHit",
+    "item_id_to_store",
+    "parse_chroma_url",
+    "window_id",
+]
