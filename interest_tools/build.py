@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from interest_tools import state
 from interest_tools.data import Dataset, attach_catalog, canonicalize_events, load_events, load_items
 from interest_tools.embed import embed_matrix, embeddings_name, item_text
-from interest_tools.errors import ConfigError, InterestToolsError
+from interest_tools.errors import ConfigError, DataValidationError, InterestToolsError
 from interest_tools.forecast import ForecastConfig
 from interest_tools.forecast.train import train_forecaster
 from interest_tools.store import WindowDoc
@@ -66,7 +67,7 @@ def window_config_from_label(label: str) -> WindowConfig:
     if label.startswith("events-"):
         return WindowConfig(every_n_events=int(label.split("-", 1)[1]))
     if label.startswith("session-"):
-        return WindowConfig(session_gap=f"PT{int(label.split('-', 1)[1].rstrip('s'))}S")
+        return WindowConfig(session_gap=timedelta(seconds=int(label.split("-", 1)[1].rstrip("s"))))
     return WindowConfig(freq=label)  # type: ignore[arg-type]
 
 
@@ -107,9 +108,11 @@ def build(
     a build that was killed resumes where it stopped.
     """
     config = config or BuildConfig()
+    check_dataset(dataset)  # before the lock and before any write
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
     with engine.lock, state.writer_lock(engine.root):
+        state.begin_write(engine.root, "build")
         t = time.perf_counter()
         table = compute_windows(dataset.events, dataset.items, config.window)
         say(f"{len(table):,} {table.config.label} windows for {len(table.users()):,} users")
@@ -120,8 +123,8 @@ def build(
         item_report = engine.store.upsert_items(dataset.items)
         say(f"embedding {len(docs):,} window summaries")
         win_report = engine.store.upsert_windows(docs)
-        for user in set(engine.store_users()) - set(table.users()):
-            engine.store.forget_user(user)
+        keep = {d.doc_id for d in docs}
+        engine.store.delete_windows([rid for rid in engine.store.window_ids() if rid not in keep])
         timings["embed_and_store"] = time.perf_counter() - t
         state.write_frame(engine.root, state.EVENTS, dataset.events)
         state.write_frame(engine.root, state.ITEMS, dataset.items)
@@ -156,6 +159,7 @@ def build(
                 updated_at=state.now(),
             ),
         )
+        state.end_write(engine.root)
         engine.reset_cache()
     return BuildReport(
         n_events=len(dataset.events),
@@ -189,44 +193,65 @@ def ingest(
 ) -> BuildReport:
     """Append new events (and items) and update only the windows, summaries and vectors they touch.
 
+    Ingest is idempotent: events already stored (same user, item, time and event) are skipped, and when nothing
+    is new it writes nothing at all. A killed ingest is finished by running it again.
+
     Args:
         engine: The engine whose store is updated.
         events: New events (file path or DataFrame, canonical columns or validated like ``load_events``).
-        items: New or changed catalog rows (optional).
+        items: New or changed catalog rows (optional); users with events on changed items are updated too.
         config: Summary settings (the window cut stays the stored one).
         retrain: Retrain the forecaster on all events afterwards (otherwise it reads the new windows as
             history without retraining).
 
     Raises:
         DataValidationError: Bad input; nothing stored is changed.
+        NotBuiltError: Nothing was built in the store yet.
+        StoreError: Another process is writing to the store.
     """
     t0 = time.perf_counter()
     new_events, report = load_events(events)  # validate everything before any write
     new_items = load_items(items) if items is not None else None
     with engine.lock, state.writer_lock(engine.root):
+        interrupted = state.pending_write(engine.root) is not None
         base = engine.dataset
-        catalog = base.items
-        if new_items is not None:
-            keep = catalog[~catalog["item_id"].isin(new_items["item_id"])]
-            catalog = pd.concat([keep, new_items]).sort_values("item_id", kind="stable").reset_index(drop=True)
-        merged = canonicalize_events(pd.concat([base.events, new_events], ignore_index=True), report)
+        prior = engine.build_state
+        catalog, changed_items = _merge_catalog(base.items, new_items)
+        known = _stored_mask(new_events, base.events)
+        fresh = new_events[~known]
+        n_known = int(known.sum())
+        if n_known:
+            report.duplicates_dropped += n_known
+            report.warnings.append(f"{n_known} event(s) already stored were skipped")
+        consistent = prior.n_events == len(base.events) and prior.n_windows == len(engine.summaries)
+        if fresh.empty and not changed_items and not retrain and consistent and not interrupted:
+            return BuildReport(
+                n_events=prior.n_events, n_users=prior.n_users, n_items=prior.n_items, n_windows=prior.n_windows,
+                items_embedded=0, windows_embedded=0, users_touched=0, forecaster_trained=False,
+                duplicates_dropped=report.duplicates_dropped, warnings=list(report.warnings),
+                seconds={"total": round(time.perf_counter() - t0, 3)},
+            )  # fmt: skip
+        state.begin_write(engine.root, "ingest")
+        merged = canonicalize_events(pd.concat([base.events, fresh], ignore_index=True))
         attach_catalog(merged, catalog, report)
-        users = sorted(new_events["user_id"].unique().tolist())
+        touched = set(fresh["user_id"]) | set(merged.loc[merged["item_id"].isin(changed_items), "user_id"])
+        if interrupted or not consistent:
+            touched |= set(new_events["user_id"])  # finish what a killed ingest may have left half-done
+        users = sorted(touched)
         cfg = (config or BuildConfig(train_forecaster=False)).model_copy(update={"window": engine.window_config})
         affected = merged[merged["user_id"].isin(users)]
         table = compute_windows(affected, catalog, engine.window_config)
-        fresh, docs = _summarise(engine, table, users, affected, catalog, cfg)
-        item_report = engine.store.upsert_items(catalog) if new_items is not None else None
+        fresh_summaries, docs = _summarise(engine, table, users, affected, catalog, cfg)
+        item_report = engine.store.upsert_items(catalog) if changed_items else None
         embedded = 0
         for user in users:
             mine = [d for d in docs if d.user_id == user]
             embedded += engine.store.replace_user_windows(user, engine.window_config.label, mine).n_embedded
         old = engine.summaries
-        summaries = pd.concat([old[~old["user_id"].isin(users)], fresh], ignore_index=True)
+        summaries = pd.concat([old[~old["user_id"].isin(users)], fresh_summaries], ignore_index=True)
         state.write_frame(engine.root, state.ITEMS, catalog)
         state.write_frame(engine.root, state.SUMMARIES, summaries)
         state.write_frame(engine.root, state.EVENTS, merged)
-        prior = engine.build_state
         updated = prior.model_copy(
             update={
                 "n_events": len(merged),
@@ -236,7 +261,6 @@ def ingest(
                 "updated_at": state.now(),
             }
         )
-        state.write_state(engine.root, updated)
         engine.reset_cache()
         if retrain and prior.forecast_window is not None:
             fc_table = engine.forecast_windows
@@ -245,7 +269,9 @@ def ingest(
                 embedding_model=embeddings_name(engine.embeddings),
             )  # fmt: skip
             model.save(engine.root / state.FORECASTER)
-            engine.reset_cache()
+        state.write_state(engine.root, updated)
+        state.end_write(engine.root)
+        engine.reset_cache()
     return BuildReport(
         n_events=len(merged),
         n_users=updated.n_users,
@@ -254,8 +280,80 @@ def ingest(
         items_embedded=item_report.n_embedded if item_report else 0,
         windows_embedded=embedded,
         users_touched=len(users),
-        forecaster_trained=retrain,
+        forecaster_trained=retrain and prior.forecast_window is not None,
         duplicates_dropped=report.duplicates_dropped,
         warnings=list(report.warnings),
         seconds={"total": round(time.perf_counter() - t0, 3)},
     )
+
+
+_EVENT_KEY = ["user_id", "item_id", "timestamp", "event"]
+
+
+def _stored_mask(new: pd.DataFrame, stored: pd.DataFrame) -> np.ndarray:
+    """True for each new event already stored (same user, item, time and event)."""
+    if new.empty or stored.empty:
+        return np.zeros(len(new), dtype=bool)
+    key = pd.MultiIndex.from_frame(stored[_EVENT_KEY].astype({"user_id": object, "item_id": object, "event": object}))
+    probe = pd.MultiIndex.from_frame(new[_EVENT_KEY].astype({"user_id": object, "item_id": object, "event": object}))
+    return np.asarray(probe.isin(key), dtype=bool)
+
+
+def _merge_catalog(catalog: pd.DataFrame, new_items: pd.DataFrame | None) -> tuple[pd.DataFrame, set[str]]:
+    """The catalog with ``new_items`` replacing rows of the same id, and the ids whose row changed or is new."""
+    if new_items is None or new_items.empty:
+        return catalog, set()
+    old = {r.item_id: (r.title, list(r.categories), r.description) for r in catalog.itertuples()}
+    changed = {
+        r.item_id for r in new_items.itertuples() if old.get(r.item_id) != (r.title, list(r.categories), r.description)
+    }
+    if not changed:
+        return catalog, set()
+    keep = catalog[~catalog["item_id"].isin(new_items["item_id"])]
+    merged = pd.concat([keep, new_items]).sort_values("item_id", kind="stable").reset_index(drop=True)
+    return merged, changed
+
+
+EVENT_COLUMNS = ("user_id", "item_id", "timestamp", "rating", "weight", "event", "text")
+ITEM_COLUMNS = ("item_id", "title", "categories", "description")
+
+
+def check_dataset(dataset: Dataset) -> None:
+    """Check that a dataset is canonical (as :func:`interest_tools.data.load_dataset` returns it) before a build.
+
+    Raises:
+        DataValidationError: A column is missing, an id is empty, a time is missing or not UTC, a weight is
+            negative or not finite, an item id repeats, or there are no events or no items.
+    """
+    fix = "load the data with interest_tools.data.load_dataset (or the CLI's --events/--items)"
+    for frame, columns, where in (
+        (dataset.events, EVENT_COLUMNS, "<Dataset.events>"),
+        (dataset.items, ITEM_COLUMNS, "<Dataset.items>"),
+    ):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataValidationError(f"missing column(s) {missing}", source=where, column=missing[0], fix=fix)
+        if frame.empty:
+            raise DataValidationError("no rows: a build needs at least one event and one item", source=where, fix=fix)
+        for column in ("user_id", "item_id") if where == "<Dataset.events>" else ("item_id",):
+            bad = frame[column].isna().to_numpy() | (frame[column].astype(str).str.strip() == "").to_numpy()
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0]) + 1
+                raise DataValidationError(f"empty {column}", source=where, row=row, column=column, fix=fix)
+    events = dataset.events
+    ts = events["timestamp"]
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype) or ts.isna().any():
+        raise DataValidationError(
+            f"timestamps must be timezone-aware datetimes without gaps (dtype {ts.dtype})",
+            source="<Dataset.events>", column="timestamp", fix=fix,
+        )  # fmt: skip
+    weight = pd.to_numeric(events["weight"], errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isfinite(weight) | (weight < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1
+        raise DataValidationError("weight must be a finite number >= 0", source="<Dataset.events>", row=row,
+                                  column="weight", fix=fix)  # fmt: skip
+    dup = dataset.items["item_id"].duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0]) + 1
+        raise DataValidationError("duplicate item_id", source="<Dataset.items>", row=row, column="item_id", fix=fix)

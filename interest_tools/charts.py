@@ -166,14 +166,18 @@ def share_chart(
             fontsize=8,
             color="#555555",
         )
-    for i, marker in enumerate(markers):
+    span = lefts[-1] + widths[-1] - lefts[0]
+    level, last_x = 0, None
+    for marker in markers:
         x = mdates.date2num(marker.at)
+        level = 1 - level if last_x is not None and x - last_x < span * 0.08 else 0  # stagger only when close
+        last_x = x
         ax.axvline(x, color="#222222", linestyle="--", linewidth=1.2)
         ax.annotate(
             marker.label,
             (x, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(0, 4 + 11 * (i % 2)),
+            xytext=(0, 4 + 11 * level),
             textcoords="offset points",
             ha="center",
             va="bottom",
@@ -184,7 +188,7 @@ def share_chart(
     ax.set_ylim(0, 1.0)
     ax.set_ylabel("share of activity")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    pad = max((lefts[-1] + widths[-1] - lefts[0]) * 0.01, 1.0)
+    pad = max(span * 0.01, 1.0)
     ax.set_xlim(lefts[0] - pad, lefts[-1] + widths[-1] + pad)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
     ax.xaxis.set_major_locator(locator)

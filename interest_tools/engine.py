@@ -287,6 +287,22 @@ class Engine:
         ]
         return result
 
+    def report(self, user_id: str, out: str | Path, fmt: Literal["html", "md"] = "html") -> list[Path]:
+        """Write the explainability report (HTML, self-contained; or Markdown with charts beside it)."""
+        from interest_tools.report import ReportConfig, ReportData, write_report
+
+        self.check_user(user_id)
+        data = ReportData(
+            user_id=user_id,
+            windows=self.user_windows(user_id),
+            summaries=self.user_summaries(user_id),
+            explanation=self.explain(user_id),
+            forecast=self.forecast(user_id),
+            recommendations=self.recommend(user_id),
+            titles=self.titles,
+        )
+        return write_report(data, Path(out), ReportConfig(format=fmt))
+
     def forget_user(self, user_id: str) -> dict[str, int]:
         """Delete the user's events, windows, summaries, vectors, cached LLM outputs and feedback.
 
@@ -310,6 +326,133 @@ class Engine:
                 "updated_at": state.now()}))  # fmt: skip
             self.reset_cache()
         return {"events": len(events) - len(kept), "windows": n_windows, "cached_summaries": n_cached}
+
+    # ------------------------------------------------------------------------------------ maintenance
+
+    def compact(self) -> dict[str, Any]:
+        """Rewrite the embedded Chroma files so that deleted records (e.g. a forgotten user) leave no trace.
+
+        Copies the live records of every collection into a fresh directory, swaps it in atomically and deletes
+        the old files (see :mod:`interest_tools.store.compact`). Nothing is embedded again. Other processes
+        reading the store should reopen it afterwards. A Chroma server (``chroma_url``) or an in-memory store is
+        not compacted (``{"compacted": False, "reason": ...}``): a server rewrites its own files.
+
+        Raises:
+            StoreError: Another process is writing, or the copy failed (the old files are then kept).
+        """
+        from interest_tools.store.compact import compact_directory
+
+        with self.lock, state.writer_lock(self.root):
+            if self.settings.chroma_url:
+                return {"compacted": False, "reason": f"the Chroma server at {self.settings.chroma_url} owns its files"}
+            current = self._store
+            if current is not None and not current.location.endswith("chroma"):
+                return {"compacted": False, "reason": f"the store at {current.location} is not an embedded directory"}
+            config = current.config if current is not None else None
+
+            def release() -> None:
+                if self._store is not None:
+                    self._store.close()
+                    self._store = None
+
+            report = compact_directory(self.root / "chroma", release)
+            if config is not None:
+                self._store = InterestStore.open(self.embeddings, self.settings, config)
+            return report
+
+    def health_check(
+        self, *, deep: bool = True, timeout_s: float = 120.0, raise_on_problem: bool = True
+    ) -> dict[str, Any]:
+        """Check the store without risking this process: state files, checkpoint, Chroma files and counts.
+
+        The Chroma directory is first checked with plain Python, then (``deep``) opened by Chroma in a child
+        process, because some damage makes Chroma crash the process that reads it. Counts are compared with
+        the last build's record. Takes no lock (a check during a write may report that write as unfinished).
+
+        Args:
+            deep: Also open the Chroma directory in a child process (a few seconds).
+            timeout_s: Limit for the child process.
+            raise_on_problem: Raise :class:`StoreError` listing every problem (otherwise return them).
+
+        Returns:
+            ``{"store": path, "ok": bool, "problems": [...], "counts": {...}, "pending": {...} | None}``.
+
+        Raises:
+            StoreError: Any problem, when ``raise_on_problem``; the message lists each with its fix.
+        """
+        from interest_tools.errors import CheckpointError, NotBuiltError, StoreError
+        from interest_tools.store import backend, health
+
+        problems: list[str] = []
+        report: dict[str, Any] = {"store": str(self.root), "counts": {}, "pending": state.pending_write(self.root)}
+        built: state.BuildState | None = None
+        try:
+            built = state.read_state(self.root)
+        except NotBuiltError as exc:
+            problems.append(str(exc))
+        except StoreError as exc:
+            problems.append(str(exc))
+        if report["pending"]:
+            p = report["pending"]
+            problems.append(f"a {p.get('operation')} started at {p.get('started_at')} (pid {p.get('pid')}) did not "
+                            "finish. Fix: run the same command again; it resumes")  # fmt: skip
+        for name in (state.EVENTS, state.ITEMS, state.SUMMARIES):
+            try:
+                state.read_frame(self.root, name)
+            except (NotBuiltError, StoreError) as exc:
+                if built is not None:
+                    problems.append(str(exc))
+        if built is not None and built.forecast_window is not None:
+            try:
+                load_checkpoint(self.root / state.FORECASTER)
+            except CheckpointError as exc:
+                problems.append(f"{exc}. Fix: retrain with `interest-tools build` or `ingest --retrain`")
+        counts: dict[str, int] = {}
+        if self.settings.chroma_url is None:
+            chroma_dir = self.root / "chroma"
+            found = health.check_files(chroma_dir)
+            problems += [f"{p}. {health.damaged_fix(chroma_dir)}" for p in found]
+            if deep and not found:
+                checked = health.deep_check(chroma_dir, timeout_s)
+                problems += [f"{p}. {health.damaged_fix(chroma_dir)}" for p in checked["problems"]]
+                names = self._store.config if self._store is not None else None
+                items_name = names.items_name if names else "items"
+                windows_name = names.windows_name if names else "windows"
+                cols = checked["collections"]
+                if items_name in cols:
+                    counts["items"] = int(cols[items_name]["count"])
+                if windows_name in cols:
+                    counts["windows"] = int(cols[windows_name]["count"])
+                for name in (items_name, windows_name):
+                    model = (cols.get(name) or {}).get("metadata", {}).get(backend.MODEL_KEY)
+                    if model is not None and model != embeddings_name(self.embeddings):
+                        ours = embeddings_name(self.embeddings)
+                        problems.append(
+                            f"collection '{name}' was built with embedding model '{model}' but this engine uses "
+                            f"'{ours}'. Fix: use the same model, or rebuild into a new --store"
+                        )
+        else:
+            try:
+                counts = self.store.counts()
+            except InterestToolsError as exc:
+                problems.append(str(exc))
+        report["counts"] = counts
+        if built is not None and not report["pending"] and counts:
+            expected = {"items": built.n_items, "windows": built.n_windows}
+            for what, n in expected.items():
+                if what in counts and counts[what] != n:
+                    problems.append(
+                        f"Chroma holds {counts[what]} {what} but the last build recorded {n}. Fix: rebuild with "
+                        f"`interest-tools build --store {self.root}` (it re-embeds only what is missing)"
+                    )
+                elif what not in counts and n:
+                    problems.append(f"Chroma has no '{what}' collection but the last build recorded {n} {what}. "
+                                    f"Fix: rebuild with `interest-tools build --store {self.root}`")  # fmt: skip
+        report["ok"] = not problems
+        report["problems"] = problems
+        if problems and raise_on_problem:
+            raise StoreError(f"the store at {self.root} failed its health check: " + " | ".join(problems))
+        return report
 
 
 FeedbackKind = Literal["more_like_item", "not_this_item", "more_category", "no_more_category"]

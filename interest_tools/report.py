@@ -346,7 +346,8 @@ table{border-collapse:collapse;width:100%;margin:8px 0 14px;font-size:14px}
 th,td{border:1px solid #e5e7eb;padding:6px 9px;text-align:left;vertical-align:top}
 th{background:#f3f4f6;font-weight:600}tbody tr:nth-child(even){background:#fafbfc}
 table.changes{width:auto;min-width:55%}.row{display:flex;gap:28px;align-items:flex-start;flex-wrap:wrap}
-.row>div:first-child{flex:0 1 600px}.row table.changes{min-width:0}table.windows td:first-child{white-space:nowrap}
+.row>div:first-child{flex:0 1 560px;min-width:0}.row table.changes{min-width:0}
+table.windows td:first-child{white-space:nowrap}
 table.windows td:nth-child(2),table.recs td:nth-child(4){text-align:right}
 .chip{display:inline-block;white-space:nowrap;margin:1px 4px 1px 0;padding:0 8px;border-radius:10px;
 background:#f1f3f5;font-size:12.5px}.chip i{display:inline-block;width:9px;height:9px;border-radius:2px;

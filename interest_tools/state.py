@@ -10,6 +10,8 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -82,7 +84,9 @@ def read_frame(root: Path, name: str) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise StoreError(f"{path} is unreadable ({exc}). Fix: rebuild with `interest-tools build --store {root}`") from exc
+        raise StoreError(
+            f"{path} is unreadable ({exc}). Fix: rebuild with `interest-tools build --store {root}`"
+        ) from exc
 
 
 def write_state(root: Path, state: BuildState) -> None:
@@ -130,20 +134,82 @@ def rewrite_jsonl(root: Path, name: str, records: list[dict[str, Any]]) -> None:
     atomic_write_bytes(root / name, b"".join(json.dumps(r, default=str).encode() + b"\n" for r in records))
 
 
+#: Seconds a writer waits for another process's write to finish before giving up (tests lower it).
+LOCK_TIMEOUT_S = 5.0
+#: Marker of a build or ingest in progress; left behind when one was killed (re-run it to finish).
+PENDING = "pending.json"
+#: Leftovers of a killed writer, relative to the store root: atomic-write temp files and checkpoint temp
+#: directories. Only writers create them, so under the lock they are stale. (Compaction copies are handled by
+#: :mod:`interest_tools.store.compact`.)
+STALE_PATTERNS = (".*.tmp", "data/.*.tmp", "models/forecaster/tmp*")
+
+_held: dict[Path, tuple[int, int]] = {}  # root -> (thread id, depth) of the locks this process holds
+_held_guard = threading.Lock()
+
+
+def clean_stale_files(root: Path) -> list[Path]:
+    """Delete what a killed writer left behind (see :data:`STALE_PATTERNS`); call only under the writer lock.
+
+    Returns:
+        The paths removed.
+    """
+    removed: list[Path] = []
+    for pattern in STALE_PATTERNS:
+        for path in root.glob(pattern):
+            with contextlib.suppress(OSError):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _holder(root: Path) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        pid = int((root / LOCK).read_text().strip() or "0")
+        if pid:
+            return f" (pid {pid})"
+    return ""
+
+
 @contextlib.contextmanager
-def writer_lock(root: Path, timeout_s: float = 5.0) -> Iterator[None]:
+def writer_lock(root: Path, timeout_s: float | None = None) -> Iterator[None]:
     """Hold the store's single-writer lock; fail within ``timeout_s`` when another process holds it.
 
-    Chroma's own behaviour with two writers on one persistent directory is to hang (chroma-core/chroma#7040);
-    this lock turns that into a clear error. Readers do not take it. For several writing processes use a
-    Chroma server (``--chroma-url``).
+    Chroma's own behaviour with two writers on one persistent directory is to hang or to lose writes
+    (chroma-core/chroma#7040); this lock turns that into a clear error. Readers do not take it. The lock is
+    re-entrant within one thread (a write may call another write); other threads and processes wait. On
+    taking it, leftovers of a killed writer are deleted (:func:`clean_stale_files`).
+
+    Args:
+        root: The store directory.
+        timeout_s: Seconds to wait; None uses :data:`LOCK_TIMEOUT_S` (5 s).
 
     Raises:
-        StoreError: Another process is writing to this store.
+        StoreError: Another process (or thread) is writing to this store.
     """
     root.mkdir(parents=True, exist_ok=True)
+    key = root.resolve()
+    me = threading.get_ident()
+    with _held_guard:
+        owner = _held.get(key)
+        if owner is not None and owner[0] == me:
+            _held[key] = (me, owner[1] + 1)
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _held_guard:
+                tid, depth = _held[key]
+                _held[key] = (tid, depth - 1)
+        return
+    wait = LOCK_TIMEOUT_S if timeout_s is None else timeout_s
     fh = open(root / LOCK, "a+")  # noqa: SIM115 - held for the duration of the context
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + wait
     try:
         while True:
             try:
@@ -152,16 +218,51 @@ def writer_lock(root: Path, timeout_s: float = 5.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise StoreError(
-                        f"another process is writing to the store at {root} (lock {root / LOCK}). Fix: wait for "
-                        "it to finish, or run a Chroma server (`chroma run`) and pass --chroma-url to every writer"
+                        f"another process is writing to the store at {root}{_holder(root)}; waited {wait:g} s "
+                        f"for the lock {root / LOCK}. Only one process may write to an embedded store (Chroma "
+                        "itself would hang or lose writes). Fix: wait for that write to finish and retry; reading "
+                        "needs no lock. For several writing processes, run a Chroma server (`chroma run --path "
+                        "DIR`) with one writer per --store, or send writes through one long-running process "
+                        "(e.g. `interest-tools serve-mcp`)"
                     ) from None
-                time.sleep(0.1)
+                time.sleep(0.05)
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
         fh.flush()
-        yield
+        with _held_guard:
+            _held[key] = (me, 1)
+        try:
+            clean_stale_files(root)
+            yield
+        finally:
+            with _held_guard:
+                _held.pop(key, None)
     finally:
         with contextlib.suppress(OSError):
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         fh.close()
+
+
+def begin_write(root: Path, operation: str) -> None:
+    """Mark a build or ingest as started (``pending.json``); :func:`end_write` clears the mark."""
+    record = {"operation": operation, "pid": os.getpid(), "started_at": now().isoformat()}
+    atomic_write_bytes(root / PENDING, json.dumps(record).encode())
+
+
+def end_write(root: Path) -> None:
+    """Clear the mark of :func:`begin_write` (after ``state.json`` is written)."""
+    with contextlib.suppress(FileNotFoundError):
+        (root / PENDING).unlink()
+
+
+def pending_write(root: Path) -> dict[str, Any] | None:
+    """The mark of a build or ingest that started but did not finish (None when there is none)."""
+    path = root / PENDING
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"operation": "unknown", "pid": None, "started_at": None}
+    return data if isinstance(data, dict) else {"operation": "unknown", "pid": None, "started_at": None}

@@ -231,8 +231,23 @@ def fit_lstm(
     vectors = check_item_vectors(item_vectors, space)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    threads = torch.get_num_threads()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
+    try:
+        return _fit(forecaster, config, space, vectors, windows, rng)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(
+    forecaster: LSTMForecaster,
+    config: ForecastConfig,
+    space: ItemSpace,
+    vectors: np.ndarray,
+    windows: WindowTable,
+    rng: np.random.Generator,
+) -> LSTMForecaster:
     view = TableView.build(windows, space)
     train, val = split_chunks(view, config.max_seq_len)
     if not train:

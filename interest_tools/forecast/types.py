@@ -73,16 +73,16 @@ class ForecastConfig(BaseModel):
         default=True, description="Add a learned per-item id embedding to the projected text embedding."
     )
     negatives: int = Field(
-        default=1024,
+        default=0,
         ge=0,
         description="Shared negatives per batch for sampled softmax (drawn by popularity**0.75, log-Q corrected); "
         "0 uses the full softmax over the catalog.",
     )
-    epochs: int = Field(default=30, ge=1, le=1000, description="Maximum training epochs.")
+    epochs: int = Field(default=20, ge=1, le=1000, description="Maximum training epochs.")
     batch_size: int = Field(default=64, ge=1, le=4096, description="Sequences per training batch.")
-    lr: float = Field(default=2e-3, gt=0.0, le=1.0, description="Adam learning rate.")
+    lr: float = Field(default=3e-3, gt=0.0, le=1.0, description="Adam learning rate.")
     weight_decay: float = Field(default=0.0, ge=0.0, description="Adam weight decay.")
-    patience: int = Field(default=3, ge=1, description="Stop after this many epochs without validation gain.")
+    patience: int = Field(default=2, ge=1, description="Stop after this many epochs without validation gain.")
     max_seq_len: int = Field(
         default=50, ge=2, le=4096, description="Windows per training chunk and the history read at forecast time."
     )
@@ -92,7 +92,7 @@ class ForecastConfig(BaseModel):
     interest_loss_weight: float = Field(
         default=0.5, ge=0.0, description="Weight of the interest-vector cosine loss beside the item loss."
     )
-    max_train_minutes: float = Field(default=10.0, gt=0.0, description="Stop training after this wall time.")
+    max_train_minutes: float = Field(default=8.0, gt=0.0, description="Stop training after this wall time.")
     seed: int = Field(default=2020, description="Seed for torch and numpy.")
     num_threads: int | None = Field(default=None, ge=1, description="Torch CPU threads; None keeps torch's default.")
     device: str = Field(default="cpu", description="Torch device for training and scoring, e.g. 'cpu' or 'cuda'.")

@@ -22,6 +22,7 @@ from chromadb.errors import NotFoundError
 from interest_tools.embed import EmbeddingsLike, SentenceTransformerEmbeddings
 from interest_tools.errors import ConfigError, StoreError
 from interest_tools.settings import Settings
+from interest_tools.store import health
 from interest_tools.store.records import CATEGORY_LIST_KEY
 
 MODEL_KEY = "embedding_model"
@@ -81,9 +82,16 @@ def connect(settings: Settings) -> tuple[ClientAPI, str]:
             ) from exc
         return client, settings.chroma_url
     path = settings.store_path / "chroma"
+    from interest_tools.store.compact import restore_interrupted
+
+    restore_interrupted(path)  # a compaction killed between its two fallback renames
+    health.preflight(path)  # a damaged directory can crash Chroma: check it with plain Python first
     try:
         path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings())
+        with health.chroma_errors(path, "opening the store"):
+            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings())
+    except StoreError:
+        raise
     except Exception as exc:
         raise StoreError(
             f"cannot open the embedded Chroma store at {path} ({exc}). Fix: check that the directory is "
@@ -136,8 +144,12 @@ def open_collection(client: ClientAPI, name: str, model: str, dim: int | None, l
             return collection
     except StoreError:
         raise
-    except Exception as exc:
-        raise StoreError(f"cannot open collection '{name}' at {location}: {exc}") from exc
+    except BaseException as exc:  # Chroma's Rust core panics (a BaseException) on some damaged files
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        raise StoreError(
+            f"cannot open collection '{name}' at {location}: {exc}. {health.damaged_fix(location)}"
+        ) from exc
     stored_dim = stored.get(DIM_KEY)
     if stored[MODEL_KEY] != model or (dim is not None and stored_dim is not None and stored_dim != dim):
         raise _mismatch(name, location, str(stored[MODEL_KEY]), stored_dim, model, dim)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast
@@ -12,19 +10,16 @@ import numpy as np
 import pandas as pd
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
-from tqdm import tqdm
 
 from interest_tools.embed import EmbeddingsLike, SentenceTransformerEmbeddings, embed_matrix, embeddings_name
 from interest_tools.errors import ConfigError, DataValidationError, NotBuiltError, StoreError, UnknownUserError
 from interest_tools.settings import Settings
-from interest_tools.store import backend
+from interest_tools.store import backend, health, writer
 from interest_tools.store.models import ItemHit, StoreConfig, UpsertReport, WindowDoc, WindowHit, item_id_to_store
 from interest_tools.store.records import (
-    HASH_KEY,
     Records,
     item_hit,
     item_records,
-    same_metadata,
     window_hit,
     window_records,
 )
@@ -53,10 +48,15 @@ class InterestStore:
         self.location = location
         self._client: ClientAPI | None = client
         self._owns_client = owns_client
+        self._max_batch: int | None = None
         self._dim = backend.known_dimension(embeddings)
         self._dim_checked = False  # set once both collections have been checked against a real vector length
-        self._items = backend.open_collection(client, self.config.items_name, self.model_name, self._dim, location)
-        self._windows = backend.open_collection(client, self.config.windows_name, self.model_name, self._dim, location)
+        self._items = health.guard(
+            backend.open_collection(client, self.config.items_name, self.model_name, self._dim, location), location
+        )  # guarded: Chroma's internal errors and panics become StoreError
+        self._windows = health.guard(
+            backend.open_collection(client, self.config.windows_name, self.model_name, self._dim, location), location
+        )
 
     # ------------------------------------------------------------------------------------ construction
 
@@ -74,9 +74,19 @@ class InterestStore:
 
     @classmethod
     def in_memory(cls, embeddings: EmbeddingsLike, config: StoreConfig | None = None) -> InterestStore:
-        """An in-memory store. Without ``config`` its collections get a unique prefix, isolating it from others."""
+        """An in-memory store (tests).
+
+        Without ``config`` its collections get a unique prefix, isolating it from other in-memory stores;
+        with the same ``config`` two in-memory stores of one process share their collections (Chroma keeps
+        one in-memory database per process).
+        """
         config = config or StoreConfig(collection_prefix=f"mem{uuid.uuid4().hex[:12]}_")
-        return cls(backend.ephemeral_client(), embeddings, config, location="<memory>")
+        client = backend.ephemeral_client()
+        try:
+            return cls(client, embeddings, config, location="<memory>")
+        except Exception:
+            backend.close_client(client)
+            raise
 
     def close(self) -> None:
         """Release the client (idempotent); later calls raise :class:`StoreError`."""
@@ -100,20 +110,22 @@ class InterestStore:
     @property
     def dimension(self) -> int | None:
         """Vector length (None until known: nothing embedded yet and nothing recorded)."""
-        if self._dim is None:
-            stored = (self._col("items").metadata or {}).get(backend.DIM_KEY)
-            self._dim = int(stored) if stored is not None else None
-        return self._dim
+        if self._dim is not None:
+            return self._dim
+        stored = (self._col("items").metadata or {}).get(backend.DIM_KEY)
+        return int(stored) if stored is not None else None
 
     def _batch(self) -> int:
-        assert self._client is not None
-        return max(1, min(self.config.max_batch_size, self._client.get_max_batch_size()))
+        if self._max_batch is None:
+            assert self._client is not None
+            self._max_batch = max(1, min(self.config.max_batch_size, self._client.get_max_batch_size()))
+        return self._max_batch
 
     def _use_dimension(self, dim: int) -> None:
         """Check ``dim`` against both collections (recording it where none is) before the first write."""
         if self._dim_checked and self._dim == dim:
             return
-        if self._dim is not None and self._dim != dim:
+        if self._dim_checked:
             raise StoreError(f"embedding model '{self.model_name}' changed dimension from {self._dim} to {dim}")
         for collection in (self._col("items"), self._col("windows")):
             backend.check_dimension(collection, self.model_name, dim, self.location)
@@ -141,59 +153,16 @@ class InterestStore:
             raise ConfigError(f"query vector has {q.shape[0]} values but the store holds {dim}-dim vectors")
         return backend.normalised(q[None, :], 1, "query")[0]
 
-    def _stored_metadata(self, collection: Collection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for chunk in backend.chunks(ids, self._batch()):
-            got = collection.get(ids=list(chunk), include=cast(Any, ["metadatas"]))
-            for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
-                found[rid] = dict(meta or {})
-        return found
-
     def _write(self, which: Literal["items", "windows"], records: Records, show_progress: bool | None) -> UpsertReport:
-        """Embed and write new or changed records; rewrite metadata-only changes; skip the rest."""
-        started = time.perf_counter()
-        collection = self._col(which)
-        stored = self._stored_metadata(collection, records.ids)
-        to_embed: list[int] = []
-        to_update: list[int] = []
-        for i, rid in enumerate(records.ids):
-            old = stored.get(rid)
-            if old is None or old.get(HASH_KEY) != records.metadatas[i][HASH_KEY]:
-                to_embed.append(i)
-            elif not same_metadata(old, records.metadatas[i]):
-                to_update.append(i)
         show = self.config.show_progress if show_progress is None else show_progress
-        if show is None:
-            show = sys.stderr.isatty() and len(to_embed) > self._batch()
-        try:
-            with tqdm(total=len(to_embed), desc=f"embedding {which}", unit=which[:-1], disable=not show) as bar:
-                for chunk in backend.chunks(to_embed, self._batch()):
-                    texts = [records.texts[i] for i in chunk]
-                    vectors = self._embed(texts, which)
-                    collection.upsert(
-                        ids=[records.ids[i] for i in chunk],
-                        embeddings=vectors,
-                        documents=texts,
-                        metadatas=cast(Any, [records.metadatas[i] for i in chunk]),
-                    )
-                    bar.update(len(chunk))
-            for chunk in backend.chunks(to_update, self._batch()):
-                collection.update(
-                    ids=[records.ids[i] for i in chunk], metadatas=cast(Any, [records.metadatas[i] for i in chunk])
-                )
-        except (StoreError, ConfigError):
-            raise
-        except Exception as exc:
-            raise StoreError(
-                f"writing {which} to {self.location} failed: {exc}. Records written before the failure are "
-                "complete; re-run the same write to finish (unchanged records are skipped)"
-            ) from exc
-        return UpsertReport(
-            n_total=len(records),
-            n_embedded=len(to_embed),
-            n_updated=len(to_update),
-            n_skipped=len(records) - len(to_embed) - len(to_update),
-            seconds=round(time.perf_counter() - started, 4),
+        return writer.write_records(
+            self._col(which),
+            records,
+            lambda texts: self._embed(texts, which),
+            batch=self._batch(),
+            show_progress=show,
+            what=which,
+            location=self.location,
         )
 
     def _window_where(self, user_id: str, freq: str | None) -> dict[str, Any]:
@@ -202,9 +171,8 @@ class InterestStore:
         assert where is not None
         return where
 
-    def _delete(self, collection: Collection, ids: Sequence[str]) -> None:
-        for chunk in backend.chunks(ids, self._batch()):
-            collection.delete(ids=list(chunk))
+    def _delete(self, collection: Collection, ids: Iterable[str]) -> int:
+        return writer.delete_ids(collection, ids, batch=self._batch(), location=self.location)
 
     # ------------------------------------------------------------------------------------ writes
 
@@ -248,14 +216,19 @@ class InterestStore:
         report = self._write("windows", records, None)
         keep = set(records.ids)
         stale = [rid for rid in self.user_window_ids(user_id, freq) if rid not in keep]
-        self._delete(self._col("windows"), stale)
-        return report.model_copy(update={"n_deleted": len(stale)})
+        return report.model_copy(update={"n_deleted": self._delete(self._col("windows"), stale)})
 
     def forget_user(self, user_id: str) -> int:
         """Delete every window of the user; returns how many were deleted (0 when none)."""
-        ids = self.user_window_ids(user_id)
-        self._delete(self._col("windows"), ids)
-        return len(ids)
+        return self._delete(self._col("windows"), self.user_window_ids(user_id))
+
+    def delete_windows(self, ids: Iterable[str]) -> int:
+        """Delete windows by store id (``window:<user>:<freq>:<index>``); returns how many existed."""
+        return self._delete(self._col("windows"), ids)
+
+    def delete_items(self, item_ids: Iterable[str]) -> int:
+        """Delete items by item id; returns how many existed."""
+        return self._delete(self._col("items"), (item_id_to_store(str(i)) for i in item_ids))
 
     # ------------------------------------------------------------------------------------ reads
 
@@ -387,6 +360,16 @@ class InterestStore:
             for rid, m in zip(got["ids"], metas, strict=True)
         ]
         return [rid for _, _, rid in sorted(pairs)]
+
+    def window_ids(self, freq: str | None = None) -> list[str]:
+        """Store ids of every window (optionally of one freq), sorted."""
+        return writer.all_ids(self._col("windows"), {"freq": freq} if freq is not None else None, batch=self._batch())
+
+    def item_ids(self) -> list[str]:
+        """Item ids of every stored item, sorted."""
+        return sorted(
+            rid.removeprefix("item:") for rid in writer.all_ids(self._col("items"), None, batch=self._batch())
+        )
 
     def counts(self) -> dict[str, int]:
         """Record counts: ``{"items": n, "windows": n}``."""

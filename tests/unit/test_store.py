@@ -223,6 +223,11 @@ def test_writes_in_batches_up_to_the_cap(items):
     assert store.upsert_items(items).n_embedded == 12
     assert emb.batches == [5, 5, 2]
     assert store.counts()["items"] == 12
+    assert store.item_ids() == sorted(items["item_id"])  # read in pages of 5
+    ids, matrix = store.all_item_vectors()
+    assert len(ids) == 12 and matrix.shape == (12, 16)
+    assert store.delete_items([f"i{i:02d}" for i in range(7)] + ["i00", "absent"]) == 7
+    assert store.item_ids() == [f"i{i:02d}" for i in range(7, 12)]
 
 
 def test_duplicate_ids_and_bad_items_are_rejected_before_writing(store, emb, items):
@@ -270,6 +275,7 @@ def test_same_name_other_dimension_is_refused_before_writing(items):
     InterestStore.in_memory(CountingEmbeddings(8, name="m", expose_size=False), config).upsert_items(items)
     other = CountingEmbeddings(12, name="m", expose_size=False)
     store = InterestStore.in_memory(other, config)  # dimension not known until something is embedded
+    assert store.dimension == 8  # the stored one
     changed = items.copy()
     changed["description"] = "changed"
     with pytest.raises(StoreError, match=r"dimension 8.*dimension 12"):
@@ -324,9 +330,13 @@ def test_window_ids_forget_and_replace(store):
     assert store.user_window_ids("u1") == ["window:u1:month:2", "window:u1:month:4", "window:u1:year:1"]
     with pytest.raises(DataValidationError, match="not a 'month' window of user 'u1'"):
         store.replace_user_windows("u1", "month", [doc("u2", 5)])
-    assert store.forget_user("u1") == 3
+    assert store.window_ids() == sorted([*store.user_window_ids("u1"), "window:u2:month:1"])
+    assert store.window_ids("year") == ["window:u1:year:1"]
+    assert store.delete_windows(["window:u1:year:1", "window:nobody:month:1"]) == 1
+    assert store.forget_user("u1") == 2
     assert store.user_window_ids("u1") == []
     assert store.forget_user("u1") == 0
+    assert store.window_ids() == ["window:u2:month:1"]
     assert store.user_window_ids("u2") == ["window:u2:month:1"]
 
 

@@ -1,0 +1,107 @@
+"""Whole ``build`` of the bundled MovieLens dataset against its floor: a bare sentence-transformers encode.
+
+The build (windows, template summaries, item + summary embeddings, a persistent Chroma store in a temp dir,
+LSTM training) runs through :class:`interest_tools.engine.Engine`. The floor is a bare
+``SentenceTransformer.encode`` of exactly the same texts (read back from the store after the build), timed in
+the same process before and after the build (the mean of the two is the floor, so machine noise hits both).
+
+Usage: python benchmarks/bench_build.py [--epochs N] [--backend torch|int8|onnx] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from _common import emit, machine, peak_rss_mib
+
+from interest_tools.build import BuildConfig
+from interest_tools.datasets import load_movielens_small
+from interest_tools.embed import EmbedConfig, SentenceTransformerEmbeddings, resolve_model_path
+from interest_tools.engine import Engine
+from interest_tools.forecast import ForecastConfig
+from interest_tools.settings import Settings
+
+
+def bare_encode(texts: list[str], batch_size: int) -> dict[str, float]:
+    """Load the model and encode the texts with nothing else around it; return the two times."""
+    from sentence_transformers import SentenceTransformer
+
+    t = time.perf_counter()
+    model = SentenceTransformer(resolve_model_path(EmbedConfig().model_name), device="cpu")
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    return {"load_s": load, "encode_s": time.perf_counter() - t}
+
+
+def stored_texts(engine: Engine) -> tuple[list[str], list[str]]:
+    """The item and summary texts the build embedded, read back from the store."""
+    store = engine.store
+    items = store._col("items").get(include=["documents"])["documents"] or []
+    windows = store._col("windows").get(include=["documents"])["documents"] or []
+    return list(items), list(windows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=ForecastConfig().epochs, help="LSTM epochs (config default)")
+    parser.add_argument("--backend", default=None, help="EmbedConfig.backend to build with (default: the config's)")
+    parser.add_argument("--batch-size", type=int, default=EmbedConfig().batch_size)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    dataset = load_movielens_small()
+    result: dict[str, Any] = {"benchmark": "build", "machine": machine(), "dataset": dataset.name}
+    overrides: dict[str, Any] = {"batch_size": args.batch_size}
+    if args.backend:
+        overrides["backend"] = args.backend
+    embeddings = SentenceTransformerEmbeddings(EmbedConfig(**overrides))
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(Settings(store_path=Path(tmp) / "store"), embeddings=embeddings)
+        # Floor before the build needs the texts; a throw-away build without training would embed twice,
+        # so the floor runs after the build and once more at the end; the mean is used.
+        t = time.perf_counter()
+        report = engine.build(dataset, BuildConfig(forecast=ForecastConfig(epochs=args.epochs)))
+        build_s = time.perf_counter() - t
+        item_texts, window_texts = stored_texts(engine)
+        texts = item_texts + window_texts
+        engine.store.close()
+    floors = [bare_encode(texts, args.batch_size) for _ in range(2)]
+    floor = sum(f["encode_s"] for f in floors) / len(floors)
+    forecaster_s = report.seconds.get("forecaster", 0.0)
+    result.update(
+        {
+            "epochs": args.epochs,
+            "backend": embeddings.config.model_dump().get("backend", "torch"),
+            "batch_size": args.batch_size,
+            "texts": {"items": len(item_texts), "summaries": len(window_texts), "total": len(texts)},
+            "build": {
+                "total_s": round(build_s, 2),
+                "stages_s": report.seconds,
+                "other_s": round(build_s - sum(report.seconds.values()), 2),
+                "excluding_forecaster_s": round(build_s - forecaster_s, 2),
+            },
+            "floor": {
+                "encode_s_each": [round(f["encode_s"], 2) for f in floors],
+                "encode_s": round(floor, 2),
+                "model_load_s": round(min(f["load_s"] for f in floors), 2),
+                "texts_per_s": round(len(texts) / floor, 1),
+            },
+            "ratio_excluding_forecaster": round((build_s - forecaster_s) / floor, 3),
+            "ratio_including_forecaster": round(build_s / floor, 3),
+            "target_ratio": 1.25,
+            "peak_rss_mib": peak_rss_mib(),
+        }
+    )
+    emit(result, args.out, "build.json" if not args.backend else f"build_{args.backend}.json")
+
+
+if __name__ == "__main__":
+    main()

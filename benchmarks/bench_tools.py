@@ -1,0 +1,136 @@
+"""Warm latency of every Engine operation on the bundled data (no LLM), sequential and with 8 threads.
+
+A store is built once (real embedding model, template summaries, a short LSTM training: latency does not
+depend on the epoch count) or reused with ``--store``. After one warm-up call per operation, each operation is
+called ``--calls`` times on seeded random users; then the same calls run from ``--threads`` concurrent
+threads. Peers timed in the same run: a bare query embedding and a bare Chroma nearest-item query (the floor of
+search_history and of recommend's retrieval). Targets: p95 <= 50 ms for recommend and explain.
+
+Usage: python benchmarks/bench_tools.py [--store DIR] [--calls 100] [--threads 8] [--epochs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+from _common import emit, machine, peak_rss_mib
+
+from interest_tools import state
+from interest_tools.build import BuildConfig
+from interest_tools.datasets import load_movielens_small
+from interest_tools.engine import Engine
+from interest_tools.forecast import ForecastConfig
+from interest_tools.settings import Settings
+
+QUERIES = ["space adventures", "romantic comedies", "documentaries about nature", "dark thrillers", "animation"]
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max in milliseconds."""
+    ms = np.asarray(samples) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(ms.max()), 2),
+        "n": len(samples),
+    }
+
+
+def operations(engine: Engine) -> dict[str, Callable[[str, int], Any]]:
+    """Every read operation, as f(user, call number)."""
+    dates = engine.dataset.events.groupby("user_id")["timestamp"].median()
+    return {
+        "windows": lambda u, i: engine.user_windows(u),
+        "summaries": lambda u, i: engine.user_summaries(u),
+        "search_history": lambda u, i: engine.search_history(u, QUERIES[i % len(QUERIES)], 5),
+        "history_as_of": lambda u, i: engine.history_as_of(u, dates[u].to_pydatetime()),
+        "forecast": lambda u, i: engine.forecast(u),
+        "recommend": lambda u, i: engine.recommend(u, 10),
+        "explain": lambda u, i: engine.explain(u),
+        "peer_embed_query": lambda u, i: engine.embeddings.embed_query(QUERIES[i % len(QUERIES)]),
+        "peer_chroma_item_query": lambda u, i: engine.store.query_items(vector=VEC[i % len(VEC)], k=200),
+    }
+
+
+VEC: list[np.ndarray] = []
+
+
+def timed(fn: Callable[[str, int], Any], user: str, i: int) -> float:
+    t = time.perf_counter()
+    fn(user, i)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", type=Path, default=None, help="Reuse (or build into) this store directory")
+    parser.add_argument("--calls", type=int, default=100, help="Calls per operation and mode")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=3, help="LSTM epochs when building")
+    parser.add_argument("--only", nargs="*", default=None, help="Time only these operations")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    root = args.store or Path(tmp.name) / "store"
+    engine = Engine(Settings(store_path=root))
+    build_s = None
+    if not (root / state.STATE).exists():
+        t = time.perf_counter()
+        engine.build(load_movielens_small(), BuildConfig(forecast=ForecastConfig(epochs=args.epochs)))
+        build_s = round(time.perf_counter() - t, 1)
+    rng = np.random.default_rng(0)
+    users = engine.users()
+    VEC.extend(rng.standard_normal((16, engine.store.dimension or 384)).astype(np.float32))
+    ops = operations(engine)
+    if args.only:
+        ops = {k: v for k, v in ops.items() if k in args.only}
+    picks = [users[j] for j in rng.integers(0, len(users), args.calls)]
+    t = time.perf_counter()
+    for fn in ops.values():  # warm-up: load data, models, caches
+        fn(users[0], 0)
+    warmup_s = round(time.perf_counter() - t, 2)
+    sequential: dict[str, Any] = {}
+    concurrent: dict[str, Any] = {}
+    for name, fn in ops.items():
+        sequential[name] = percentiles([timed(fn, u, i) for i, u in enumerate(picks)])
+        with ThreadPoolExecutor(args.threads) as pool:
+            t = time.perf_counter()
+            samples = list(pool.map(lambda a, f=fn: timed(f, a[1], a[0]), enumerate(picks)))
+            wall = time.perf_counter() - t
+        concurrent[name] = {**percentiles(samples), "throughput_per_s": round(len(picks) / wall, 1)}
+        print(name, sequential[name], concurrent[name], flush=True)
+    emit(
+        {
+            "benchmark": "tools",
+            "machine": machine(),
+            "users": len(users),
+            "build_s": build_s,
+            "warmup_s": warmup_s,
+            "threads": args.threads,
+            "sequential": sequential,
+            "concurrent": concurrent,
+            "target_p95_ms": {"recommend": 50, "explain": 50},
+            "meets_target_sequential": {
+                k: sequential[k]["p95_ms"] <= 50 for k in ("recommend", "explain") if k in sequential
+            },
+            "peak_rss_mib": peak_rss_mib(),
+        },
+        args.out,
+        "tools.json",
+    )
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

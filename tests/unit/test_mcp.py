@@ -1,0 +1,187 @@
+"""The MCP server through FastMCP's in-memory client (and once over streamable HTTP, in process)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from conftest import make_events, make_items
+from fastmcp import Client, FastMCP
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from interest_tools.build import BuildConfig
+from interest_tools.data import Dataset, canonicalize_events
+from interest_tools.engine import Engine
+from interest_tools.forecast import ForecastConfig
+from interest_tools.mcp_server import create_server
+from interest_tools.settings import Settings
+from interest_tools.store import InterestStore
+from interest_tools.toolkit import InterestToolkit
+
+T = TypeVar("T")
+
+
+def build_engine(root: Path) -> Engine:
+    emb = DeterministicFakeEmbedding(size=16)
+    engine = Engine(Settings(store_path=root), embeddings=emb, store=InterestStore.in_memory(emb))
+    data = Dataset(events=canonicalize_events(make_events()), items=make_items(), name="synthetic")
+    engine.build(data, BuildConfig(forecast=ForecastConfig(epochs=2, hidden_size=8, item_dim=8)))
+    return engine
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return build_engine(tmp_path_factory.mktemp("store"))
+
+
+def with_client(server: FastMCP | str, body: Callable[[Client[Any]], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with Client(server) as client:
+            return await body(client)
+
+    return asyncio.run(main())
+
+
+def call(server: FastMCP, name: str, args: dict[str, Any]) -> Any:
+    return with_client(server, lambda c: c.call_tool(name, args, raise_on_error=False))
+
+
+def test_langchain_and_mcp_tools_agree(engine: Engine) -> None:
+    for user in ("u1", None):
+        mcp_tools = with_client(create_server(engine, user_id=user), lambda c: c.list_tools())
+        lc_tools = InterestToolkit(engine=engine, user_id=user).get_tools()
+        assert [t.name for t in mcp_tools] == [t.name for t in lc_tools]
+        for mcp_tool, lc_tool in zip(mcp_tools, lc_tools, strict=True):
+            assert list(mcp_tool.input_schema["properties"]) == list(lc_tool.args), lc_tool.name
+            lc_schema = lc_tool.tool_call_schema.model_json_schema()  # type: ignore[union-attr]
+            assert set(mcp_tool.input_schema.get("required", [])) == set(lc_schema.get("required", []))
+            assert mcp_tool.description == lc_tool.description
+            assert ("user_id" in mcp_tool.input_schema["properties"]) is (user is None)
+
+
+def test_forecast_returns_text_and_cli_json(engine: Engine) -> None:
+    result = call(create_server(engine, user_id="u1"), "interest_forecast", {})
+    assert not result.is_error
+    assert result.data == engine.forecast("u1").to_json() == result.structured_content
+    lc = InterestToolkit.for_user(engine, "u1").get_tool("interest_forecast")
+    assert result.content[0].text == lc.invoke({"type": "tool_call", "id": "x", "name": lc.name, "args": {}}).content
+
+
+def test_list_results_are_unwrapped_by_the_client(engine: Engine) -> None:
+    result = call(create_server(engine, user_id="u1"), "interest_windows", {"last": 2})
+    assert result.structured_content == {"result": result.data}
+    assert result.data == [w.to_json() for w in engine.user_windows("u1")][-2:]
+
+
+def test_operator_server_takes_user_id(engine: Engine) -> None:
+    server = create_server(engine)
+    result = call(server, "interest_recommend", {"user_id": "u2", "k": 2})
+    assert result.data == engine.recommend("u2", 2).model_dump(mode="json")
+    unknown = call(server, "interest_forecast", {"user_id": "nobody"})
+    assert unknown.is_error and "Known users include: u1, u2, u3" in unknown.content[0].text
+    missing = call(server, "interest_forecast", {})
+    assert missing.is_error and "user_id: Field required" in missing.content[0].text
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("interest_recommend", {"k": 0}, "greater than or equal to 1"),
+        ("interest_recommend", {"categories": ["Western"]}, "valid categories: Comedy, Documentary, Drama"),
+        ("interest_forecast", {"user_id": "u2"}, "not an argument"),
+        ("interest_recommend", {"user_id": "u2"}, "not an argument"),
+        ("interest_history_as_of", {"date": "someday"}, "use ISO 8601"),
+        ("interest_feedback", {"kind": "love_it"}, "'more_like_item', 'not_this_item'"),
+        ("interest_forget_user", {"confirm": False}, "nothing deleted"),
+        ("interest_ingest_events", {"events": [{"item_id": "i01", "timestamp": "2021-01-01", "user_id": "u2"}]},
+         "events.0.user_id"),
+    ],
+)  # fmt: skip
+def test_caller_errors_are_tool_errors(engine: Engine, name: str, args: dict[str, Any], expected: str) -> None:
+    result = call(create_server(engine, user_id="u1"), name, args)
+    assert result.is_error and expected in result.content[0].text
+    assert result.structured_content is None
+
+
+def test_unknown_bound_user_does_not_leak_other_users(engine: Engine) -> None:
+    result = call(create_server(engine, user_id="nobody"), "interest_explain_shift", {})
+    assert result.is_error and "interest_ingest_events" in result.content[0].text
+    assert "u1" not in result.content[0].text
+
+
+def test_internal_errors_are_reported_not_hidden(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_a: Any, **_k: Any) -> None:
+        raise RuntimeError("bug in the engine")
+
+    monkeypatch.setattr(engine, "explain", broken)
+    result = call(create_server(engine, user_id="u1"), "interest_explain_shift", {})
+    assert result.is_error and "bug in the engine" in result.content[0].text
+
+
+def test_feedback_then_recommend_over_mcp(tmp_path: Path) -> None:
+    engine = build_engine(tmp_path / "store")
+    server = create_server(engine, user_id="u1")
+
+    async def body(client: Client[Any]) -> tuple[Any, Any]:
+        said = await client.call_tool("interest_feedback", {"kind": "no_more_category", "category": "Horror"})
+        recs = await client.call_tool("interest_recommend", {"k": 6})
+        return said, recs
+
+    said, recs = with_client(server, body)
+    assert said.data["user_id"] == "u1" and said.data["category"] == "Horror"
+    assert recs.data["items"] and all("Horror" not in it["categories"] for it in recs.data["items"])
+    assert engine.preferences("u2").excluded_categories == []
+
+
+def test_concurrent_calls(engine: Engine) -> None:
+    server = create_server(engine, user_id="u3")
+
+    async def body(client: Client[Any]) -> list[Any]:
+        calls = [("interest_forecast", {}), ("interest_explain_shift", {}), ("interest_recommend", {"k": 2})] * 4
+        return list(await asyncio.gather(*(client.call_tool(n, a) for n, a in calls)))
+
+    results = with_client(server, body)
+    assert all(not r.is_error and r.data["user_id"] == "u3" for r in results)
+    assert results[0].data == results[3].data == engine.forecast("u3").to_json()
+
+
+def test_streamable_http_transport(engine: Engine) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = create_server(engine, user_id="u2")
+
+    async def main() -> Any:
+        task = asyncio.create_task(server.run_http_async(host="127.0.0.1", port=port, show_banner=False))
+        try:
+            for _ in range(100):
+                try:
+                    async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                        names = [t.name for t in await client.list_tools()]
+                        return names, await client.call_tool("interest_forecast", {})
+                except Exception:
+                    if task.done():
+                        raise
+                    await asyncio.sleep(0.1)
+            raise AssertionError("the HTTP server did not start")
+        finally:
+            task.cancel()
+
+    names, result = asyncio.run(main())
+    assert "interest_recommend" in names and result.data == engine.forecast("u2").to_json()
+
+
+def test_serve_mcp_cli_rejects_bad_flags_and_unbuilt_store(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from interest_tools.cli import app
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["serve-mcp", "--transport", "sse", "--store", str(tmp_path)])
+    assert bad.exit_code == 2 and "--transport must be stdio or http" in bad.output
+    unbuilt = runner.invoke(app, ["serve-mcp", "--store", str(tmp_path / "empty")])
+    assert unbuilt.exit_code == 2 and "interest-tools build" in unbuilt.output
