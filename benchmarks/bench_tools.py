@@ -6,7 +6,11 @@ called ``--calls`` times on seeded random users; then the same calls run from ``
 threads. Peers timed in the same run: a bare query embedding and a bare Chroma nearest-item query (the floor of
 search_history and of recommend's retrieval). Targets: p95 <= 50 ms for recommend and explain.
 
-Usage: python benchmarks/bench_tools.py [--store DIR] [--calls 100] [--threads 8] [--epochs 3]
+With ``--fake-embeddings`` the store is built with DeterministicFakeEmbedding (384 dims, like the real model,
+so Chroma costs are the same) to save the minutes of real encoding; only search_history's query embedding
+differs, and the real model's query embedding is then timed as the peer ``peer_real_embed_query``.
+
+Usage: python benchmarks/bench_tools.py [--store DIR] [--calls 100] [--threads 8] [--epochs 3] [--fake-embeddings]
 """
 
 from __future__ import annotations
@@ -78,12 +82,18 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100, help="Calls per operation and mode")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=3, help="LSTM epochs when building")
+    parser.add_argument("--fake-embeddings", action="store_true")
     parser.add_argument("--only", nargs="*", default=None, help="Time only these operations")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
     root = args.store or Path(tmp.name) / "store"
-    engine = Engine(Settings(store_path=root))
+    embeddings: Any = None
+    if args.fake_embeddings:
+        from langchain_core.embeddings import DeterministicFakeEmbedding
+
+        embeddings = DeterministicFakeEmbedding(size=384)
+    engine = Engine(Settings(store_path=root), embeddings=embeddings)
     build_s = None
     if not (root / state.STATE).exists():
         t = time.perf_counter()
@@ -93,6 +103,11 @@ def main() -> None:
     users = engine.users()
     VEC.extend(rng.standard_normal((16, engine.store.dimension or 384)).astype(np.float32))
     ops = operations(engine)
+    if args.fake_embeddings:
+        from interest_tools.embed import SentenceTransformerEmbeddings
+
+        real = SentenceTransformerEmbeddings()
+        ops["peer_real_embed_query"] = lambda u, i: real.embed_query(QUERIES[i % len(QUERIES)])
     if args.only:
         ops = {k: v for k, v in ops.items() if k in args.only}
     picks = [users[j] for j in rng.integers(0, len(users), args.calls)]
@@ -115,6 +130,7 @@ def main() -> None:
             "benchmark": "tools",
             "machine": machine(),
             "users": len(users),
+            "embeddings": "DeterministicFakeEmbedding(384)" if args.fake_embeddings else "all-MiniLM-L6-v2",
             "build_s": build_s,
             "warmup_s": warmup_s,
             "threads": args.threads,

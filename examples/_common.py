@@ -33,9 +33,11 @@ DATA = Path(__file__).resolve().parent / "data"
 if str(REPO) not in sys.path:  # run from a checkout without installing the package
     sys.path.insert(0, str(REPO))
 
+from interest_tools.build import BuildConfig  # noqa: E402
 from interest_tools.data import Dataset, load_dataset  # noqa: E402
 from interest_tools.datasets import load_movielens_small  # noqa: E402
 from interest_tools.engine import Engine  # noqa: E402
+from interest_tools.forecast import ForecastConfig  # noqa: E402
 from interest_tools.settings import Settings  # noqa: E402
 
 Planner = Callable[[list[BaseMessage]], AIMessage]
@@ -102,13 +104,9 @@ def result_of(tools: list[ToolMessage], name: str) -> Any:
 
 
 def plain(value: Any) -> Any:
-    """A tool result as plain JSON data (pydantic models dumped, JSON text parsed)."""
+    """A tool result as plain JSON data: the artifact as is (pydantic models dumped), or JSON text parsed."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -123,7 +121,8 @@ def chat_model(planner: Planner, *, scripted: bool) -> tuple[BaseChatModel, str]
         from langchain_openai import ChatOpenAI
 
         name = os.environ.get("INTEREST_TOOLS_CHAT_MODEL", "gpt-4o-mini")
-        return ChatOpenAI(model=name, temperature=0), f"ChatOpenAI({name})"
+        base_url = os.environ.get("INTEREST_TOOLS_OPENAI_BASE_URL")  # an OpenAI-compatible endpoint, if any
+        return ChatOpenAI(model=name, temperature=0, base_url=base_url), f"ChatOpenAI({name})"
     return ScriptedChatModel(planner=planner), "scripted fake model (offline; set OPENAI_API_KEY for a real one)"
 
 
@@ -161,6 +160,17 @@ def make_engine(root: Path, *, fast: bool) -> Engine:
 
         return Engine(settings, embeddings=DeterministicFakeEmbedding(size=32))
     return Engine(settings)
+
+
+def build_config(*, fast: bool, epochs: int = 15, negatives: int = 256) -> BuildConfig:
+    """A quick build: a small LSTM on monthly windows (the CLI default trains a larger one for longer).
+
+    With ``--fast`` the forecaster trains for 3 epochs only: enough for the tools to answer, not to rank well.
+    """
+    epochs = 3 if fast else epochs
+    forecast = ForecastConfig(window_label="month", epochs=epochs, patience=epochs, lr=1e-2, hidden_size=32,
+                              item_dim=32, negatives=negatives)  # fmt: skip
+    return BuildConfig(forecast=forecast)
 
 
 def movielens_slice(user_ids: list[str], n_others: int = 50, n_extra_items: int = 300, seed: int = 7) -> Dataset:

@@ -20,6 +20,7 @@ from typing import Any
 
 from _common import (
     base_parser,
+    build_config,
     call,
     chat_model,
     make_engine,
@@ -35,8 +36,6 @@ from _common import (
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage
 
-from interest_tools.build import BuildConfig
-from interest_tools.forecast import ForecastConfig
 from interest_tools.toolkit import InterestToolkit
 
 QUESTION = "How have my tastes changed this year, and what should I watch next?"
@@ -115,10 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
         step(f"Building the store in {root} ({'fake embeddings' if args.fast else 'all-MiniLM-L6-v2'})")
         engine = make_engine(root, fast=args.fast)
-        # A small LSTM on monthly windows with few epochs keeps the example quick (the CLI default trains longer).
-        forecast = ForecastConfig(window_label="month", epochs=10, patience=10, lr=1e-2, hidden_size=32, item_dim=32,
-                                  negatives=256)  # fmt: skip
-        config = BuildConfig(forecast=forecast)
+        config = build_config(fast=args.fast, epochs=10, negatives=256)
         report = engine.build(data, config, progress=lambda m: say(m, 4))
         say(f"{report.n_windows} windows, {report.items_embedded} items embedded, times {report.seconds}")
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from _common import (
     base_parser,
+    build_config,
     call,
     chat_model,
     make_engine,
@@ -39,9 +40,7 @@ from _common import (
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from interest_tools.build import BuildConfig
 from interest_tools.engine import Engine
-from interest_tools.forecast import ForecastConfig
 from interest_tools.toolkit import InterestToolkit
 
 DEFAULT_USERS = {"shop": ["maya", "leo", "ana"], "movielens": ["318", "414", "474"]}
@@ -71,7 +70,7 @@ def planner(messages: list[BaseMessage]) -> AIMessage:
     by_id = {m.tool_call_id: m for m in tools}
     asked = [c for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
     for c in asked:
-        reply = by_id.get(c["id"])
+        reply = by_id.get(c["id"] or "")
         if reply is None or c["name"] != "interest_report":
             continue
         user = c["args"]["user_id"]
@@ -96,9 +95,7 @@ def build(engine: Engine, dataset: str, users: list[str], fast: bool) -> None:
     else:
         data = movielens_slice([u for u in users if u.isdigit()] or DEFAULT_USERS["movielens"])
     say(f"{len(data.events):,} events of {data.events['user_id'].nunique()} users, {len(data.items):,} items")
-    forecast = ForecastConfig(window_label="month", epochs=10, patience=10, lr=1e-2, hidden_size=32, item_dim=32,
-                              negatives=256)  # fmt: skip
-    report = engine.build(data, BuildConfig(forecast=forecast), progress=lambda m: say(m, 4))
+    report = engine.build(data, build_config(fast=fast, epochs=10, negatives=256), progress=lambda m: say(m, 4))
     say(f"{report.n_windows} windows, {report.items_embedded} items embedded, times {report.seconds}")
 
 

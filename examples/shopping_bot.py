@@ -22,6 +22,7 @@ from typing import Any
 
 from _common import (
     base_parser,
+    build_config,
     call,
     chat_model,
     make_engine,
@@ -37,8 +38,6 @@ from _common import (
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from interest_tools.build import BuildConfig
-from interest_tools.forecast import ForecastConfig
 from interest_tools.toolkit import InterestToolkit
 
 SHOPPER = "maya"
@@ -56,10 +55,13 @@ TURNS = [
 ]
 
 
-def _recs_in(messages: list[BaseMessage]) -> list[dict[str, Any]]:
-    """Every interest_recommend result in the conversation, oldest first."""
-    return [plain(m.artifact if m.artifact is not None else m.content)["items"]
-            for m in messages if isinstance(m, ToolMessage) and m.name == "interest_recommend"]  # fmt: skip
+def _recs_in(messages: list[BaseMessage]) -> list[list[dict[str, Any]]]:
+    """The items of every successful interest_recommend result in the conversation, oldest first."""
+    return [
+        list(plain(m.artifact)["items"])
+        for m in messages
+        if isinstance(m, ToolMessage) and m.name == "interest_recommend" and m.status != "error"
+    ]
 
 
 def _listing(items: list[dict[str, Any]]) -> str:
@@ -126,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
         step(f"Building the store in {root} ({'fake embeddings' if args.fast else 'all-MiniLM-L6-v2'})")
         engine = make_engine(root, fast=args.fast)
-        # A small LSTM on monthly windows: the shop is tiny, so a few seconds of training suffice.
-        forecast = ForecastConfig(window_label="month", epochs=15, patience=15, lr=1e-2, hidden_size=32, item_dim=32,
-                                  negatives=0)  # fmt: skip
-        config = BuildConfig(forecast=forecast)
+        config = build_config(fast=args.fast, epochs=15, negatives=0)
         report = engine.build(data, config, progress=lambda m: say(m, 4))
         say(f"{report.n_windows} windows, {report.items_embedded} items embedded, times {report.seconds}")
 

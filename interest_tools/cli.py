@@ -204,5 +204,7 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m interest_tools.cli`: run the imported module, whose app has every command
+    from interest_tools.cli import main as _main
+
+    _main()

@@ -24,7 +24,7 @@ from interest_tools.errors import ConfigError
 from interest_tools.settings import DEFAULT_EMBEDDING_MODEL
 
 _DEFAULT_ALIASES = {DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"}
-Backend = Literal["torch", "torch-int8", "onnx", "onnx-int8"]
+Backend = Literal["torch", "torch-int8", "onnx", "onnx-int8", "openvino"]
 
 
 @runtime_checkable
@@ -57,9 +57,12 @@ class EmbedConfig(BaseModel):
     )
     backend: Backend = Field(
         default="torch",
-        description="Inference engine for the same weights: torch; torch-int8 (dynamic int8 Linear layers); onnx "
-        "(onnxruntime, exported once from the weights, offline); onnx-int8 (also quantised; needs the onnx "
-        "package). See benchmarks/results/encoders.json for speed and agreement.",
+        description=(
+            "Inference engine for the same weights: torch; onnx (onnxruntime, exported once from the weights, "
+            "offline, needs the onnx package; same vectors); openvino (the exported graph run by OpenVINO, same "
+            "vectors, needs the openvino package); torch-int8 and onnx-int8 (dynamic int8: faster but vectors "
+            "drift, cosine ~0.94-0.96; not recommended). See benchmarks/results/encoders.json."
+        ),
     )
     cache_dir: str | None = Field(
         default=None, description="Where exported ONNX models are kept; None uses ~/.cache/interest-tools/onnx."
@@ -199,7 +202,10 @@ def _fast_model(model: Any, backend: Backend, path: str, cache_dir: str | None) 
         import torch
 
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    return OnnxSentenceEncoder(model, path, quantize=backend == "onnx-int8", cache_dir=cache_dir)
+    encoder = OnnxSentenceEncoder(model, path, quantize=backend == "onnx-int8", cache_dir=cache_dir)
+    if backend == "openvino":
+        encoder.use_openvino()
+    return encoder
 
 
 class OnnxSentenceEncoder:
@@ -220,12 +226,27 @@ class OnnxSentenceEncoder:
             )
         self.tokenizer = model.tokenizer
         self.max_length = int(model.max_seq_length or 512)
-        self.dimension = int(model.get_sentence_embedding_dimension())
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dimension = int(get_dim())
         self.file = _export_onnx(modules[0].auto_model, path, Path(cache_dir) if cache_dir else None, quantize)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(self.file), options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def use_openvino(self) -> None:
+        """Run the exported graph with OpenVINO instead of onnxruntime (needs the ``openvino`` package)."""
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise ConfigError("backend 'openvino' needs the openvino package: pip install openvino") from exc
+        compiled = ov.Core().compile_model(str(self.file), "CPU")
+
+        class _Session:
+            def run(self, _names: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+                return [np.asarray(compiled(feed)[0])]
+
+        self.session = _Session()
 
     def get_sentence_embedding_dimension(self) -> int:
         """Vector length."""
@@ -259,6 +280,10 @@ def _export_onnx(transformer: Any, path: str, cache_dir: Path | None, quantize: 
     folder.mkdir(parents=True, exist_ok=True)
     fp32 = folder / "model.onnx"
     if not fp32.exists():
+        try:
+            import onnx  # noqa: F401  (torch's exporter needs it)
+        except ImportError as exc:
+            raise ConfigError("the onnx/openvino backends need the onnx package: pip install onnx") from exc
         names = ["input_ids", "attention_mask", "token_type_ids"]
         sample = {n: torch.ones((1, 8), dtype=torch.long) for n in names}
         sample["token_type_ids"].zero_()

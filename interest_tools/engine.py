@@ -9,7 +9,7 @@ every write; the single-writer file lock guards the directory against other proc
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,9 +20,16 @@ import pandas as pd
 from interest_tools import state
 from interest_tools.data import Dataset
 from interest_tools.embed import EmbeddingsLike, SentenceTransformerEmbeddings, embeddings_name
-from interest_tools.errors import ConfigError, InterestToolsError, UnknownUserError
+from interest_tools.errors import InterestToolsError, UnknownUserError
 from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
-from interest_tools.forecast import Forecast, LSTMForecaster, item_vocab_hash, load_checkpoint
+from interest_tools.feedback import FeedbackKind, check_feedback, describe, preferences_from
+from interest_tools.forecast import (
+    Forecast,
+    LSTMForecaster,
+    item_vocab_hash,
+    load_checkpoint,
+)
+from interest_tools.forecast.framing import frame_forecast
 from interest_tools.recommend import Preferences, Recommendations, RecommendConfig, UserContext, recommend
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore, WindowHit
@@ -191,28 +198,23 @@ class Engine:
     def history_as_of(self, user_id: str, as_of: datetime | date | str) -> HistoryAsOf:
         """What the user was into at a date: the window covering it and the trend up to it."""
         self.check_user(user_id)
-        return history_as_of(self.windows.for_user(user_id), _to_datetime(as_of), self.dataset.items)
+        return history_as_of(self.windows.for_user(user_id), as_of, self.dataset.items)
 
     def forecast(self, user_id: str) -> Forecast:
-        """Forecast the user's next window."""
+        """Forecast the user's next window, framed in the stored cut (see :mod:`interest_tools.forecast.framing`)."""
         self.check_user(user_id)
-        return self.forecaster.forecast(user_id)
+        config = self.forecaster.config
+        return frame_forecast(
+            self.forecaster.forecast(user_id),
+            self.windows.for_user(user_id),
+            self.window_config,
+            recent=config.recent_windows,
+            threshold=config.shift_threshold,
+        )
 
     def preferences(self, user_id: str) -> Preferences:
         """What the user said in the chat (later statements override earlier ones)."""
-        prefs: dict[str, dict[str, bool]] = {"item": {}, "category": {}}
-        for rec in self.feedback_records(user_id):
-            kind = rec["kind"]
-            if kind in ("more_like_item", "not_this_item"):
-                prefs["item"][rec["item_id"]] = kind == "more_like_item"
-            elif kind in ("more_category", "no_more_category"):
-                prefs["category"][rec["category"]] = kind == "more_category"
-        return Preferences(
-            liked_items=[i for i, ok in prefs["item"].items() if ok],
-            rejected_items=[i for i, ok in prefs["item"].items() if not ok],
-            boosted_categories=[c for c, ok in prefs["category"].items() if ok],
-            excluded_categories=[c for c, ok in prefs["category"].items() if not ok],
-        )
+        return preferences_from(self.feedback_records(user_id))
 
     def feedback_records(self, user_id: str) -> list[dict[str, Any]]:
         """The user's stated feedback, oldest first."""
@@ -225,18 +227,10 @@ class Engine:
         """Record what the person said; it applies to the very next recommendation.
 
         Raises:
-            ConfigError: Missing or unknown item or category for the kind of feedback.
+            ConfigError: Unknown kind, or a missing or unknown item or category (the message names valid ones).
         """
         self.check_user(user_id)
-        if kind in ("more_like_item", "not_this_item"):
-            if not item_id or item_id not in self.titles:
-                raise ConfigError(f"feedback '{kind}' needs a catalog item_id; '{item_id}' is not in the catalog")
-        elif kind in ("more_category", "no_more_category"):
-            known = sorted({c for cs in self.dataset.items["categories"] for c in cs})
-            if category not in known:
-                raise ConfigError(f"unknown category '{category}'; valid categories: {', '.join(known)}")
-        else:
-            raise ConfigError(f"unknown feedback kind '{kind}'; valid kinds: {', '.join(FEEDBACK_KINDS)}")
+        check_feedback(kind, item_id, category, self.titles, (c for cs in self.dataset.items["categories"] for c in cs))
         record = {"user_id": user_id, "kind": kind, "item_id": item_id, "category": category,
                   "text": text[:500], "timestamp": state.now().isoformat()}  # fmt: skip
         with self.lock, state.writer_lock(self.root):
@@ -250,7 +244,7 @@ class Engine:
         """Recommend items for the user's next window, each with a reason."""
         self.check_user(user_id)
         fc = self.forecaster
-        forecast = fc.forecast(user_id)
+        forecast = self.forecast(user_id)
         events = self.dataset.user_events(user_id)
         rated = events.sort_values(["rating", "timestamp"], ascending=[False, False], na_position="last")
         history = [
@@ -279,12 +273,7 @@ class Engine:
         self.check_user(user_id)
         result = explain_user(self.windows.for_user(user_id), self.dataset.items, chat_model=self.chat_model)
         prefs = self.preferences(user_id)
-        result.stated_preferences = [
-            *(f"more like {self.titles[i]}" for i in prefs.liked_items),
-            *(f"not {self.titles[i]}" for i in prefs.rejected_items),
-            *(f"more {c}" for c in prefs.boosted_categories),
-            *(f"no more {c}" for c in prefs.excluded_categories),
-        ]
+        result.stated_preferences = describe(prefs, self.titles)
         return result
 
     def report(self, user_id: str, out: str | Path, fmt: Literal["html", "md"] = "html") -> list[Path]:
@@ -366,8 +355,8 @@ class Engine:
         """Check the store without risking this process: state files, checkpoint, Chroma files and counts.
 
         The Chroma directory is first checked with plain Python, then (``deep``) opened by Chroma in a child
-        process, because some damage makes Chroma crash the process that reads it. Counts are compared with
-        the last build's record. Takes no lock (a check during a write may report that write as unfinished).
+        process, because some damage makes Chroma crash the process that reads it (see
+        :func:`interest_tools.store.doctor.health_report`). Takes no lock.
 
         Args:
             deep: Also open the Chroma directory in a child process (a few seconds).
@@ -380,94 +369,13 @@ class Engine:
         Raises:
             StoreError: Any problem, when ``raise_on_problem``; the message lists each with its fix.
         """
-        from interest_tools.errors import CheckpointError, NotBuiltError, StoreError
-        from interest_tools.store import backend, health
+        from interest_tools.errors import StoreError
+        from interest_tools.store.doctor import health_report
 
-        problems: list[str] = []
-        report: dict[str, Any] = {"store": str(self.root), "counts": {}, "pending": state.pending_write(self.root)}
-        built: state.BuildState | None = None
-        try:
-            built = state.read_state(self.root)
-        except NotBuiltError as exc:
-            problems.append(str(exc))
-        except StoreError as exc:
-            problems.append(str(exc))
-        if report["pending"]:
-            p = report["pending"]
-            problems.append(f"a {p.get('operation')} started at {p.get('started_at')} (pid {p.get('pid')}) did not "
-                            "finish. Fix: run the same command again; it resumes")  # fmt: skip
-        for name in (state.EVENTS, state.ITEMS, state.SUMMARIES):
-            try:
-                state.read_frame(self.root, name)
-            except (NotBuiltError, StoreError) as exc:
-                if built is not None:
-                    problems.append(str(exc))
-        if built is not None and built.forecast_window is not None:
-            try:
-                load_checkpoint(self.root / state.FORECASTER)
-            except CheckpointError as exc:
-                problems.append(f"{exc}. Fix: retrain with `interest-tools build` or `ingest --retrain`")
-        counts: dict[str, int] = {}
-        if self.settings.chroma_url is None:
-            chroma_dir = self.root / "chroma"
-            found = health.check_files(chroma_dir)
-            problems += [f"{p}. {health.damaged_fix(chroma_dir)}" for p in found]
-            if deep and not found:
-                checked = health.deep_check(chroma_dir, timeout_s)
-                problems += [f"{p}. {health.damaged_fix(chroma_dir)}" for p in checked["problems"]]
-                names = self._store.config if self._store is not None else None
-                items_name = names.items_name if names else "items"
-                windows_name = names.windows_name if names else "windows"
-                cols = checked["collections"]
-                if items_name in cols:
-                    counts["items"] = int(cols[items_name]["count"])
-                if windows_name in cols:
-                    counts["windows"] = int(cols[windows_name]["count"])
-                for name in (items_name, windows_name):
-                    model = (cols.get(name) or {}).get("metadata", {}).get(backend.MODEL_KEY)
-                    if model is not None and model != embeddings_name(self.embeddings):
-                        ours = embeddings_name(self.embeddings)
-                        problems.append(
-                            f"collection '{name}' was built with embedding model '{model}' but this engine uses "
-                            f"'{ours}'. Fix: use the same model, or rebuild into a new --store"
-                        )
-        else:
-            try:
-                counts = self.store.counts()
-            except InterestToolsError as exc:
-                problems.append(str(exc))
-        report["counts"] = counts
-        if built is not None and not report["pending"] and counts:
-            expected = {"items": built.n_items, "windows": built.n_windows}
-            for what, n in expected.items():
-                if what in counts and counts[what] != n:
-                    problems.append(
-                        f"Chroma holds {counts[what]} {what} but the last build recorded {n}. Fix: rebuild with "
-                        f"`interest-tools build --store {self.root}` (it re-embeds only what is missing)"
-                    )
-                elif what not in counts and n:
-                    problems.append(f"Chroma has no '{what}' collection but the last build recorded {n} {what}. "
-                                    f"Fix: rebuild with `interest-tools build --store {self.root}`")  # fmt: skip
-        report["ok"] = not problems
-        report["problems"] = problems
-        if problems and raise_on_problem:
-            raise StoreError(f"the store at {self.root} failed its health check: " + " | ".join(problems))
+        report = health_report(self, deep=deep, timeout_s=timeout_s)
+        if report["problems"] and raise_on_problem:
+            raise StoreError(f"the store at {self.root} failed its health check: " + " | ".join(report["problems"]))
         return report
-
-
-FeedbackKind = Literal["more_like_item", "not_this_item", "more_category", "no_more_category"]
-FEEDBACK_KINDS: tuple[str, ...] = ("more_like_item", "not_this_item", "more_category", "no_more_category")
-
-
-def _to_datetime(value: datetime | date | str) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = pd.Timestamp(value).to_pydatetime()
-        except ValueError as exc:
-            raise ConfigError(f"cannot read the date '{value}'; use ISO 8601 such as 2015-03-31") from exc
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _plain(value: Any) -> Any:

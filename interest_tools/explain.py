@@ -36,7 +36,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from interest_tools.errors import DataValidationError, InterestToolsError
-from interest_tools.grounding import display_title, find_ungrounded
+from interest_tools.grounding import display_title, find_ungrounded, sanitize_text
 from interest_tools.shifts import (
     CategoryChange,
     ExplainConfig,
@@ -365,6 +365,17 @@ def facts_of(ex: Explanation) -> dict[str, Any]:
     }
 
 
+def _sanitized(value: Any) -> Any:
+    """Clean every string of the facts (titles, categories, ids are untrusted) before they enter a prompt."""
+    if isinstance(value, str):
+        return sanitize_text(value, 300)
+    if isinstance(value, dict):
+        return {k: _sanitized(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sanitized(v) for v in value]
+    return value
+
+
 def allowed_categories(ex: Explanation) -> set[str]:
     """Return the categories the facts contain."""
     cats = {s.category for s in ex.stable}
@@ -377,7 +388,7 @@ def llm_narrative(
     ex: Explanation, chat_model: Any, *, all_categories: Sequence[str], all_titles: Sequence[str]
 ) -> tuple[str, str]:
     """Ask a chat model for the narrative; return ``(text, "")`` or ``("", reason it was rejected)``."""
-    prompt = _PROMPT.format(facts=json.dumps(facts_of(ex), indent=1, ensure_ascii=False))
+    prompt = _PROMPT.format(facts=json.dumps(_sanitized(facts_of(ex)), indent=1, ensure_ascii=False))
     try:
         content = chat_model.invoke(prompt).content
     except Exception as exc:  # any provider failure falls back to the template

@@ -24,8 +24,9 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from interest_tools.engine import FEEDBACK_KINDS, Engine
+from interest_tools.engine import Engine
 from interest_tools.errors import ConfigError, InterestToolsError, UnknownUserError
+from interest_tools.feedback import FEEDBACK_KINDS
 
 
 class ToolArgumentError(ConfigError):

@@ -11,7 +11,7 @@ item of the user it most resembles, both taken from the data.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -180,9 +180,9 @@ def recommend(
     prefs = preferences or Preferences()
     excluded_cats = set(categories_none or ()) | set(prefs.excluded_categories)
     blocked = set(prefs.rejected_items) | (ctx.seen if config.exclude_seen else set())
-    meta = items.set_index("item_id")
-    cats_of: Mapping[str, list[str]] = meta["categories"].to_dict()
-    titles: Mapping[str, str] = meta["title"].to_dict()
+    ids = items["item_id"].tolist()  # plain lists: Series.to_dict on Arrow strings costs ~35 ms per call
+    cats_of: Mapping[str, list[str]] = dict(zip(ids, items["categories"].tolist(), strict=True))
+    titles: Mapping[str, str] = dict(zip(ids, items["title"].tolist(), strict=True))
 
     def allowed(item_id: str) -> bool:
         cats = cats_of.get(item_id, [])
@@ -209,8 +209,7 @@ def recommend(
         similarity = {h.item_id: float(h.score) for h in hits}
     model = pd.Series(dtype=float)
     if ctx.model_scores is not None and len(ctx.model_scores):
-        scores = ctx.model_scores[[i for i in ctx.model_scores.index if allowed(i)]]
-        model = rank_normalise(scores.nlargest(config.n_candidates))
+        model = rank_normalise(_top_allowed(ctx.model_scores, allowed, config.n_candidates))
     candidates = [i for i in dict.fromkeys([*model.index, *similarity]) if allowed(i)]
     if not candidates:
         return Recommendations(user_id=ctx.user_id, items=[])
@@ -225,7 +224,9 @@ def recommend(
     vectors = index.get_item_vectors(candidates)
     if config.mmr_lambda is not None:
         top = order[: max(config.k * 5, 50)]
-        picked = _mmr([candidates[i] for i in top], relevance[top], np.nan_to_num(vectors[top]), config.k, config.mmr_lambda)
+        picked = _mmr(
+            [candidates[i] for i in top], relevance[top], np.nan_to_num(vectors[top]), config.k, config.mmr_lambda
+        )
         order = [top[i] for i in picked]
     hist_ids = [h for h, _ in ctx.history]
     hist_vecs = np.nan_to_num(index.get_item_vectors(hist_ids)) if hist_ids else None
@@ -243,6 +244,24 @@ def recommend(
             )
         )
     return Recommendations(user_id=ctx.user_id, items=out)
+
+
+def _top_allowed(scores: pd.Series, allowed: Callable[[str], bool], n: int) -> pd.Series:
+    """The ``n`` largest allowed scores, largest first (ties in index order), like filter-then-``nlargest``.
+
+    Walks the scores in descending order and stops after ``n`` allowed items instead of testing every item.
+    """
+    values = scores.to_numpy(dtype=float)
+    order = np.argsort(-values, kind="stable")
+    order = order[~np.isnan(values[order])]
+    index = scores.index
+    picked: list[int] = []
+    for pos in order.tolist():
+        if allowed(index[pos]):
+            picked.append(pos)
+            if len(picked) == n:
+                break
+    return scores.iloc[picked]
 
 
 def _category_fit(cats: list[str], weights: Mapping[str, float], prefs: Preferences) -> float:

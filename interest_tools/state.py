@@ -219,11 +219,11 @@ def writer_lock(root: Path, timeout_s: float | None = None) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     raise StoreError(
                         f"another process is writing to the store at {root}{_holder(root)}; waited {wait:g} s "
-                        f"for the lock {root / LOCK}. Only one process may write to an embedded store (Chroma "
-                        "itself would hang or lose writes). Fix: wait for that write to finish and retry; reading "
-                        "needs no lock. For several writing processes, run a Chroma server (`chroma run --path "
-                        "DIR`) with one writer per --store, or send writes through one long-running process "
-                        "(e.g. `interest-tools serve-mcp`)"
+                        f"for its lock {root / LOCK}. Only one process may write to a store at a time (an embedded "
+                        "Chroma directory would hang or lose writes). Fix: retry when that write is done; reading "
+                        "needs no lock. To serve many processes, run one server that does every write "
+                        "(`interest-tools serve-mcp --transport http`) and keep the vectors in a Chroma server "
+                        "(`chroma run --path DIR`, then --chroma-url) that all processes can read"
                     ) from None
                 time.sleep(0.05)
         fh.seek(0)

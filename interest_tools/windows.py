@@ -185,7 +185,7 @@ class WindowTable:
 def _period(ts_ns: np.ndarray, freq: Freq) -> np.ndarray:
     if freq == "week":  # weeks start on Monday; 1969-12-29 is the Monday before the epoch (day -3)
         return (ts_ns // _NS_PER_DAY + 3) // 7
-    months = ts_ns.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+    months = ts_ns.view("datetime64[ns]").astype("datetime64[M]").view(np.int64)
     return {"month": months, "quarter": months // 3, "year": months // 12}[freq]
 
 
@@ -267,7 +267,7 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
     key_part = _window_keys(config, user_code, ts_ns)
     p_min = int(key_part.min())
     span = int(key_part.max()) - p_min + 1
-    key = user_code.astype(np.int64) * span + (key_part - p_min)
+    key = np.asarray(user_code, dtype=np.int64) * span + (key_part - p_min)
     n_item = len(item_names)
     # One stable sort by (window, item) groups both windows and window-item pairs (no hashing of huge keys).
     if float(key.max()) * n_item < 2**62:
@@ -289,8 +289,9 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
     n_events = np.diff(np.append(win_start, n))
     rated = ~np.isnan(rating)
     rating0 = np.where(rated, rating, 0.0)
-    r_sum = np.add.reduceat(rating0, win_start)
-    r_cnt = np.add.reduceat(rated.astype(np.int64), win_start)
+    # bincount over sorted ids sums in the same order as reduceat, and is ~5x faster on millions of groups
+    r_sum = np.bincount(wid, weights=rating0, minlength=n_win)
+    r_cnt = np.bincount(wid, weights=rated, minlength=n_win)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_rating = np.where(r_cnt > 0, r_sum / np.maximum(r_cnt, 1), np.nan)
 
@@ -326,17 +327,18 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
     new_pair[1:] |= item_code[1:] != item_code[:-1]
     pair_start = np.flatnonzero(new_pair)
     pair_win, pair_item = wid[pair_start], item_code[pair_start]
-    pair_w = np.add.reduceat(weight, pair_start)
-    pair_r = np.add.reduceat(rating0, pair_start)
-    pair_rn = np.add.reduceat(rated.astype(np.int64), pair_start)
+    pair_id = np.cumsum(new_pair) - 1
+    pair_w = np.bincount(pair_id, weights=weight)
+    pair_r = np.bincount(pair_id, weights=rating0)
+    pair_rn = np.bincount(pair_id, weights=rated)
     pair_rating = np.where(pair_rn > 0, pair_r / np.maximum(pair_rn, 1), -np.inf)
     order = _order_items(pair_win, pair_w, pair_rating, pair_item, n_item)
     item_indptr = np.concatenate([[0], np.cumsum(np.bincount(pair_win, minlength=n_win))])
 
-    users = np.asarray(user_names, dtype=object)[win_user]
+    users = user_names.take(win_user)  # stays a (string) column: no Python objects per window
     frame = pd.DataFrame(
         {
-            "user_id": users,
+            "user_id": np.asarray(users, dtype=object) if users.dtype == object else users,
             "index": win_index,
             "start": start,
             "end": end,
@@ -347,7 +349,8 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
     bounds = np.flatnonzero(np.diff(win_user)) + 1
     lo = np.concatenate([[0], bounds])
     hi = np.concatenate([bounds, [n_win]])
-    user_rows = {str(users[a]): (int(a), int(b)) for a, b in zip(lo, hi, strict=True)}
+    names = user_names[win_user[lo]].tolist()
+    user_rows = {str(u): (int(a), int(b)) for u, a, b in zip(names, lo, hi, strict=True)}
     return WindowTable(
         config=config,
         frame=frame,
@@ -445,8 +448,9 @@ def _cell_sums(
         cell = cell_win.astype(np.int64) * n_cat + cat
         order = np.argsort(cell, kind="stable")  # nearly sorted already (by window): timsort runs
         cell = cell[order]
-        starts = np.flatnonzero(np.concatenate([[True], cell[1:] != cell[:-1]]))
-        return cell[starts], np.add.reduceat(w[order], starts), np.add.reduceat(c[order], starts)
+        first = np.concatenate([[True], cell[1:] != cell[:-1]])
+        group = np.cumsum(first) - 1
+        return cell[first], np.bincount(group, weights=w[order]), np.bincount(group, weights=c[order])
     block = max(1, _BLOCK_CELLS // max(n_cat, 1))
     edges = np.arange(0, n_win + block, block)
     cuts = np.searchsorted(cell_win, edges)

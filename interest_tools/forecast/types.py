@@ -80,7 +80,7 @@ class ForecastConfig(BaseModel):
     )
     epochs: int = Field(default=20, ge=1, le=1000, description="Maximum training epochs.")
     batch_size: int = Field(default=64, ge=1, le=4096, description="Sequences per training batch.")
-    lr: float = Field(default=3e-3, gt=0.0, le=1.0, description="Adam learning rate.")
+    lr: float = Field(default=1e-2, gt=0.0, le=1.0, description="Adam learning rate.")
     weight_decay: float = Field(default=0.0, ge=0.0, description="Adam weight decay.")
     patience: int = Field(default=2, ge=1, description="Stop after this many epochs without validation gain.")
     max_seq_len: int = Field(

@@ -60,7 +60,7 @@ def test_chat_assistant_answers_from_the_tools(tmp_path: Path) -> None:
     assert len(titles) == 5
     catalog = set(pd.read_csv(MOVIES, usecols=["title"])["title"])
     assert set(titles) <= catalog, set(titles) - catalog
-    assert f"1. {titles[0]} [item_id" in recommended
+    assert f"1. {titles[0]} " in recommended
     grounded = section(out, "interest_explain_shift returned:", "\n")
     assert "Documentary" in grounded
 
@@ -75,7 +75,7 @@ def test_shopping_bot_respects_purchase_and_feedback(tmp_path: Path) -> None:
     assert "stated preferences stored: no more Running" in out
     bought = re.search(r"bought item (p\d{3}) \((.+?)\) in the final list: (yes|no)", out)
     assert bought is not None and bought.group(3) == "no"
-    final = out.split("final list: ", 1)[1]  # the last thing printed (wrapped over lines)
+    final = out.rsplit("\n  final list: ", 1)[1]  # the last thing printed (wrapped over lines)
     entries = re.findall(r"(p\d{3}) (.+?) \[([^\]]+)\]", " ".join(final.split()))
     assert len(entries) == 6
     assert all("Running" not in cats.split("|") for _, _, cats in entries)
@@ -96,7 +96,8 @@ def test_explainability_report_writes_one_report_per_user(tmp_path: Path) -> Non
         assert f"{user}: {files[0]}" in out  # the path is printed
         assert f"User {user} has " in out  # and the first line of the narrative
     assert not list(out_dir.glob("nobody*"))
-    assert "- nobody: no report (Unknown user 'nobody'" in out
+    failed = section(out, "- nobody: no report (", "\n\n")
+    assert "'nobody'" in failed and "ana" in failed  # the tool error names the user and some valid users
     # maya's move from Running to Hiking/Camping is the shift the narrative opens with.
     reports = out.split("== Reports in", 1)[1]
     maya = section(reports, "maya: ", "leo: ")

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from relkit import TINY, Zygote, fixture_dataset, memory_engine, persistent_engine
+from relkit import TINY, Zygote, clone_store, fixture_dataset, memory_engine, persistent_engine
 
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
-
-
-def clone_store(src: Path, dst: Path) -> Path:
-    """Copy a store directory whose engine is closed (or at rest) to ``dst``."""
-    shutil.copytree(src, dst)
-    return dst
 
 
 @pytest.fixture(scope="session")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,8 @@ def dump_collections(engine: Engine) -> dict[str, dict[str, Any]]:
     store = engine.store
     for which in ("items", "windows"):
         col = store._col(which)  # the test reads the raw collection on purpose
-        got = col.get(include=["embeddings", "documents", "metadatas"])
-        order = np.argsort(np.asarray(got["ids"], dtype=object)) if got["ids"] else []
+        got: Any = col.get(include=["embeddings", "documents", "metadatas"])
+        order: list[int] = [int(i) for i in np.argsort(np.asarray(got["ids"], dtype=object))] if got["ids"] else []
         out[which] = {
             "ids": [got["ids"][i] for i in order],
             "documents": [got["documents"][i] for i in order],
@@ -148,9 +148,8 @@ def assert_same_store(a: Engine, b: Engine, *, atol: float = 1e-6) -> None:
 
 
 class RecordingChatModel(BaseChatModel):
-    """Records every prompt; answers with ``reply(messages)`` (a JSON summary naming the window's first item)."""
+    """Records every prompt; answers with :meth:`answer` (a JSON summary naming the window's first item)."""
 
-    replies: list[str] = []
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _prompts: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
 
@@ -178,7 +177,9 @@ class RecordingChatModel(BaseChatModel):
             }
         )
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         with self._lock:
             self._prompts.append(list(messages))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(self.answer(messages)))])
@@ -260,7 +261,7 @@ class Zygote:
 
     def close(self) -> None:
         """Stop the zygote."""
-        with contextlib_suppress():
+        with contextlib.suppress(OSError, ValueError):
             assert self.proc.stdin is not None
             self.proc.stdin.close()
         try:
@@ -270,9 +271,7 @@ class Zygote:
             self.proc.wait()
 
 
-@contextmanager
-def contextlib_suppress() -> Iterator[None]:
-    try:
-        yield
-    except (OSError, ValueError):
-        pass
+def clone_store(src: Path, dst: Path) -> Path:
+    """Copy a store directory whose engine is closed (or at rest) to ``dst``."""
+    shutil.copytree(src, dst)
+    return dst

@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import clone_store
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from relkit import NO_FORECAST, make_items, persistent_engine
+from relkit import NO_FORECAST, clone_store, make_items, persistent_engine
 
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
@@ -46,7 +45,11 @@ def big_template(tmp_path_factory: pytest.TempPathFactory, dataset: Dataset) -> 
 
 def _items_segment(root: Path) -> Path:
     """The HNSW segment directory of the items collection (the one holding vectors on disk)."""
-    segments = [p.parent for p in (root / "chroma").glob("*/header.bin") if (p.parent / "data_level0.bin").stat().st_size > 100_000]
+    segments = [
+        p.parent
+        for p in (root / "chroma").glob("*/header.bin")
+        if (p.parent / "data_level0.bin").stat().st_size > 100_000
+    ]
     assert len(segments) == 1, segments
     return segments[0]
 
@@ -93,7 +96,9 @@ def test_truncated_files_give_store_error_in_process(damage: str, big_template: 
         "sqlite-garbage",  # raw Chroma panics (PanicException is a BaseException)
     ],
 )
-def test_damage_that_crashes_chroma_is_reported_by_the_health_check(damage: str, big_template: Path, tmp_path: Path) -> None:
+def test_damage_that_crashes_chroma_is_reported_by_the_health_check(
+    damage: str, big_template: Path, tmp_path: Path
+) -> None:
     root = clone_store(big_template, tmp_path / "store")
     if damage == "hnsw-data-garbage":
         _garble(_items_segment(root) / "data_level0.bin")
@@ -113,7 +118,9 @@ def test_healthy_store_passes_the_deep_check(big_template: Path, tmp_path: Path)
     assert report["ok"] and report["counts"] == {"items": N_ITEMS, "windows": 36}
 
 
-def test_store_built_with_another_embedding_model_is_refused_before_any_write(big_template: Path, tmp_path: Path) -> None:
+def test_store_built_with_another_embedding_model_is_refused_before_any_write(
+    big_template: Path, tmp_path: Path
+) -> None:
     root = clone_store(big_template, tmp_path / "store")
     other = persistent_engine(root, embeddings=DeterministicFakeEmbedding(size=32))
     with pytest.raises(StoreError) as info:

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import clone_store
 from crash_child import write_points
-from relkit import NO_FORECAST, Zygote, assert_same_store, fixture_dataset, persistent_engine
+from relkit import NO_FORECAST, Zygote, assert_same_store, clone_store, fixture_dataset, persistent_engine
 
 from interest_tools import state
 from interest_tools.data import Dataset
@@ -39,7 +38,9 @@ def crash_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {
             "user_id": ["u2", "u2", "u9", "u9", "u1x0"],
             "item_id": ["i11", "i10", "i00", "i07", "i05"],
-            "timestamp": pd.to_datetime(["2021-01-05", "2021-01-09", "2021-02-01", "2021-03-01", "2021-01-20"], utc=True),
+            "timestamp": pd.to_datetime(
+                ["2021-01-05", "2021-01-09", "2021-02-01", "2021-03-01", "2021-01-20"], utc=True
+            ),
             "rating": [5.0, 4.0, 3.0, 4.5, 2.0],
         }
     )
@@ -72,7 +73,9 @@ def clean_build(tmp_path_factory: pytest.TempPathFactory, crash_data: Path) -> t
 
 
 @pytest.fixture(scope="module")
-def clean_ingest(tmp_path_factory: pytest.TempPathFactory, crash_data: Path, clean_build: tuple[Engine, int]) -> tuple[Engine, int]:
+def clean_ingest(
+    tmp_path_factory: pytest.TempPathFactory, crash_data: Path, clean_build: tuple[Engine, int]
+) -> tuple[Engine, int]:
     """The reference build followed by an uninterrupted ingest, and the ingest's write points."""
     root = clone_store(clean_build[0].root, tmp_path_factory.mktemp("clean_ingest") / "store")
     engine = _small_batch_engine(root)

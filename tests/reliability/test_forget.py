@@ -54,7 +54,9 @@ def test_forget_then_compact_leaves_no_trace_on_disk(tmp_path: Path) -> None:
     dump = dump_collections(engine)
     mine = [i for i, m in enumerate(dump["windows"]["metadatas"]) if m["user_id"] == VICTIM]
     others = {dump["windows"]["vectors"][i].tobytes() for i in range(len(dump["windows"]["ids"])) if i not in mine}
-    vectors = [dump["windows"]["vectors"][i].tobytes() for i in mine if dump["windows"]["vectors"][i].tobytes() not in others]
+    vectors = [
+        dump["windows"]["vectors"][i].tobytes() for i in mine if dump["windows"]["vectors"][i].tobytes() not in others
+    ]
     assert len(mine) == 12 and len(vectors) >= 6  # vectors only the victim has (summaries of 2019)
     needles = [SENTINEL.encode(), *vectors]
     assert _files_containing(root, needles)  # present before: the scan can fail

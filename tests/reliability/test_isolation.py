@@ -128,7 +128,11 @@ def test_answers_belong_to_the_caller_only(tiny_store: Path) -> None:
         run_state_machine_as_test(
             Isolation,
             settings=settings(
-                max_examples=6, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
+                max_examples=6,
+                stateful_step_count=20,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
             ),
         )
     finally:

@@ -36,7 +36,11 @@ def test_second_writer_fails_fast_readers_are_fine(
     pid = _hold(zygote, tiny_store, empty)
     try:
         reader = persistent_engine(tiny_store)  # a reader needs no lock, even while another process writes
-        assert (reader.user_summaries("u1"), reader.recommend("u1", 3), reader.search_history("u3", "horror", 2)) == answers
+        assert (
+            reader.user_summaries("u1"),
+            reader.recommend("u1", 3),
+            reader.search_history("u3", "horror", 2),
+        ) == answers
         before = snapshot(reader)
 
         writer = persistent_engine(tiny_store)
@@ -47,7 +51,7 @@ def test_second_writer_fails_fast_readers_are_fine(
         assert waited < 6.5, f"the second writer waited {waited:.1f} s"
         message = str(info.value)
         assert f"another process is writing to the store at {tiny_store} (pid {pid})" in message
-        assert "chroma run" in message and "Fix:" in message  # points multi-process users at server mode
+        assert "serve-mcp" in message and "--chroma-url" in message and "Fix:" in message  # server mode
 
         monkeypatch.setattr(state, "LOCK_TIMEOUT_S", 0.2)  # the other writes wait the same way; keep it short
         for attempt in (

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from conftest import make_events, make_items
 from fastmcp import Client, FastMCP
 from langchain_core.embeddings import DeterministicFakeEmbedding
+from sample_data import make_events, make_items
 
 from interest_tools.build import BuildConfig
 from interest_tools.data import Dataset, canonicalize_events

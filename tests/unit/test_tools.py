@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_events, make_items
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
+from sample_data import make_events, make_items
 
 from interest_tools.build import BuildConfig
 from interest_tools.data import Dataset, canonicalize_events

@@ -1,0 +1,57 @@
+"""Frame a forecast in the cut a person reads: the next month (for monthly windows), against recent months.
+
+The LSTM may read a finer cut than the summaries (one window per event by default). What a person asks is
+"what comes next month?", so the answer names the next window of the stored cut, and rising / falling compare
+the forecast shares with the user's last few windows of that cut, pooled by their events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from interest_tools.forecast.types import CategoryShift, Forecast, NextWindow
+from interest_tools.windows import Window, WindowConfig
+
+_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def next_window_end(start: datetime, config: WindowConfig, windows: list[Window]) -> datetime:
+    """End of the window that starts at ``start``: one calendar period, else the median window length."""
+    if config.freq == "week":
+        return start + timedelta(days=7)
+    if config.freq in _MONTHS:
+        return (pd.Timestamp(start) + pd.DateOffset(months=_MONTHS[config.freq])).to_pydatetime()
+    lengths = sorted(w.end - w.start for w in windows)
+    return start + lengths[len(lengths) // 2]
+
+
+def frame_forecast(
+    forecast: Forecast, windows: list[Window], config: WindowConfig, *, recent: int = 3, threshold: float = 0.02
+) -> Forecast:
+    """Return ``forecast`` with its next window and rising / falling categories in the cut of ``windows``.
+
+    Args:
+        forecast: The forecaster's answer (its category shares and interest vector are kept).
+        windows: The user's windows of the stored cut, in time order (at least one).
+        config: That cut.
+        recent: How many of the last windows make the "before" share.
+        threshold: Minimum share change to list a category as rising or falling.
+    """
+    last = windows[-recent:]
+    total = sum(w.n_events for w in last) or 1
+    before: dict[str, float] = {}
+    for w in last:
+        for cat, share in w.category_weights.items():
+            before[cat] = before.get(cat, 0.0) + share * w.n_events / total
+    after = forecast.category_weights
+    changes = [
+        CategoryShift(category=c, before=round(before.get(c, 0.0), 4), after=round(after.get(c, 0.0), 4))
+        for c in sorted(set(before) | set(after))
+    ]
+    rising = sorted((c for c in changes if c.after - c.before >= threshold), key=lambda c: c.before - c.after)
+    falling = sorted((c for c in changes if c.before - c.after >= threshold), key=lambda c: c.after - c.before)
+    start = windows[-1].end
+    window = NextWindow(start=start, end=next_window_end(start, config, windows))
+    return forecast.model_copy(update={"next_window": window, "rising": rising, "falling": falling})
