@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-unit lint typecheck bench clean setup
+.PHONY: demo test test-unit lint typecheck bench eval clean setup
 
 setup: $(STAMP)
 
@@ -38,7 +38,14 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_windows.py
+	$(PY) benchmarks/bench_windows.py --out benchmarks/results/windows.json
+	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/bench_ingest.py
+	$(PY) benchmarks/bench_tools.py --fake-embeddings
+	$(PY) benchmarks/bench_scale.py
+
+eval: $(STAMP)
+	$(VENV)/bin/interest-tools eval --protocol loo --json
 
 clean:
 	rm -rf $(VENV) .interest_store build dist *.egg-info

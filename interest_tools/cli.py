@@ -172,7 +172,8 @@ def demo(
     )
     engine = Engine(settings_from(store, None))
     out.print(f"[bold]2. Build[/] into {store}: monthly windows, template summaries, embeddings, LSTM forecaster.")
-    config = BuildConfig.model_validate({"summary": {"noun": "movies"}})
+    # Training is capped at 3 minutes here so that the demo stays short; `interest-tools build` trains to early stop.
+    config = BuildConfig.model_validate({"summary": {"noun": "movies"}, "forecast": {"max_train_minutes": 3.0}})
     report = engine.build(data, config, progress=lambda msg: out.print(f"   … {msg}", highlight=False))
     out.print(
         f"   {report.n_windows:,} windows; embedded {report.items_embedded:,} item and {report.windows_embedded:,}"
@@ -189,6 +190,7 @@ def demo(
     out.print("[bold]6. Recommendations[/] with reasons:")
     for item in engine.recommend(user, 5).items:
         out.print(f"   {item.title}: {item.reason}", highlight=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
     files = engine.report(user, out_dir / f"user_{user}.html")
     out.print(f"[bold]7. Report[/]: {files[0]} (self-contained HTML: chart with shifts, summaries, forecast, picks).")
     out.print(

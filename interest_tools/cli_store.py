@@ -212,7 +212,7 @@ def report(
     """Write an explainability report: category chart with shifts, summaries, forecast, recommendations."""
     if fmt not in ("html", "md"):
         raise ConfigError(f"--format must be html or md, not '{fmt}'")
-    files = engine_from(store, chroma_url).report(user, out_path, fmt)
+    files = engine_from(store, chroma_url).report(user, out_path, fmt)  # type: ignore[arg-type]  # checked above
     if as_json:
         print_json({"user_id": user, "files": [str(f) for f in files]})
         return
@@ -275,7 +275,7 @@ def evaluate(
 
     if protocol not in ("loo", "next-window"):
         raise ConfigError(f"--protocol must be loo or next-window, not '{protocol}'")
-    result = run_eval(resolve_dataset(dataset, events, items), protocol=protocol, seed=seed)
+    result = run_eval(resolve_dataset(dataset, events, items), protocol=protocol, seed=seed)  # type: ignore[arg-type]
     if as_json:
         print_json(result)
         return

@@ -98,7 +98,12 @@ class SentenceTransformerEmbeddings:
 
     @property
     def model_name(self) -> str:
-        """The configured model name (recorded in the store's metadata)."""
+        """The model name recorded in store metadata; int8 backends make other vectors, so they are named apart.
+
+        fp32 ONNX / OpenVINO agree with torch to cosine 1.000 (benchmarks/results/encoders.json) and share its name.
+        """
+        if self.config.backend.endswith("int8"):
+            return f"{self.config.model_name}+{self.config.backend}"
         return self.config.model_name
 
     @property
@@ -114,6 +119,11 @@ class SentenceTransformerEmbeddings:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+
+        if not sys.stderr.isatty():  # the weight-loading bar is noise in logs and pipes
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
 
         path = resolve_model_path(self.config.model_name)
         try:

@@ -30,9 +30,18 @@ from interest_tools.forecast import (
     load_checkpoint,
 )
 from interest_tools.forecast.framing import frame_forecast
-from interest_tools.recommend import Preferences, Recommendations, RecommendConfig, UserContext, recommend
+from interest_tools.recommend import (
+    CatalogMaps,
+    Preferences,
+    Recommendations,
+    RecommendConfig,
+    UserContext,
+    catalog_maps,
+    recommend,
+)
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore, WindowHit
+from interest_tools.store.mirror import ItemVectorMirror
 from interest_tools.summarize import SummaryCache, WindowSummary
 from interest_tools.windows import Window, WindowConfig, WindowTable, compute_windows
 
@@ -126,6 +135,16 @@ class Engine:
         return model.attach(self.forecast_windows)
 
     @cached_property
+    def item_index(self) -> ItemVectorMirror:
+        """The store's item vectors in memory (read once), for exact search on the recommend hot path."""
+        return ItemVectorMirror.from_store(self.store, self.dataset.items)
+
+    @cached_property
+    def catalog_maps(self) -> CatalogMaps:
+        """Item id to categories and to title (built once)."""
+        return catalog_maps(self.dataset.items)
+
+    @cached_property
     def popularity(self) -> pd.Series:
         """Interaction counts per item id."""
         return self.dataset.events["item_id"].value_counts()
@@ -138,7 +157,7 @@ class Engine:
     def reset_cache(self) -> None:
         """Forget loaded data and models (after a write)."""
         for name in ("build_state", "dataset", "window_config", "windows", "forecast_windows", "summaries",
-                     "forecaster", "popularity", "titles"):  # fmt: skip
+                     "forecaster", "popularity", "item_index", "catalog_maps", "titles"):  # fmt: skip
             self.__dict__.pop(name, None)
 
     def users(self) -> list[str]:
@@ -206,7 +225,7 @@ class Engine:
         config = self.forecaster.config
         return frame_forecast(
             self.forecaster.forecast(user_id),
-            self.windows.for_user(user_id),
+            [self.windows.window(r) for r in self.windows.rows_for(user_id)[-max(config.recent_windows, 5) :]],
             self.window_config,
             recent=config.recent_windows,
             threshold=config.shift_threshold,
@@ -247,13 +266,15 @@ class Engine:
         forecast = self.forecast(user_id)
         events = self.dataset.user_events(user_id)
         rated = events.sort_values(["rating", "timestamp"], ascending=[False, False], na_position="last")
+        top = rated.head(50)
         history = [
-            (i, None if np.isnan(r) else float(r)) for i, r in zip(rated["item_id"], rated["rating"], strict=True)
+            (i, None if np.isnan(r) else float(r))
+            for i, r in zip(top["item_id"].tolist(), top["rating"].tolist(), strict=True)
         ]
         scores = pd.Series(fc.score_items(user_id), index=self.dataset.items["item_id"].to_numpy())
         ctx = UserContext(
             user_id=user_id,
-            seen=set(events["item_id"]),
+            seen=set(events["item_id"].tolist()),
             history=history[:50],
             category_weights=forecast.category_weights,
             rising=[c.category for c in forecast.rising],
@@ -264,8 +285,9 @@ class Engine:
         )
         cfg = (config or RecommendConfig()).model_copy(update={"k": k})
         return recommend(
-            ctx, index=self.store, items=self.dataset.items, popularity=self.popularity, config=cfg,
+            ctx, index=self.item_index, items=self.dataset.items, popularity=self.popularity, config=cfg,
             preferences=self.preferences(user_id), categories_any=categories, categories_none=exclude_categories,
+            catalog=self.catalog_maps,
         )  # fmt: skip
 
     def explain(self, user_id: str) -> Explanation:

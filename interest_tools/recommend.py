@@ -109,10 +109,7 @@ def _mmr(candidates: list[str], relevance: np.ndarray, vectors: np.ndarray, k: i
     left = list(range(len(candidates)))
     sims = vectors @ vectors.T
     while left and len(chosen) < k:
-        if chosen:
-            penalty = sims[np.ix_(left, chosen)].max(axis=1)
-        else:
-            penalty = np.zeros(len(left))
+        penalty = sims[np.ix_(left, chosen)].max(axis=1) if chosen else np.zeros(len(left))
         mmr = lam * relevance[left] - (1 - lam) * penalty
         best = left[int(np.argmax(mmr))]
         chosen.append(best)
@@ -150,6 +147,18 @@ def _reason(
     return text[0].upper() + text[1:] + "."
 
 
+CatalogMaps = tuple[Mapping[str, list[str]], Mapping[str, str]]
+
+
+def catalog_maps(items: pd.DataFrame) -> CatalogMaps:
+    """Item id to categories and to title, as plain dicts (Series.to_dict on Arrow strings is slow)."""
+    ids = items["item_id"].tolist()
+    return (
+        dict(zip(ids, items["categories"].tolist(), strict=True)),
+        dict(zip(ids, items["title"].tolist(), strict=True)),
+    )
+
+
 def recommend(
     ctx: UserContext,
     *,
@@ -160,6 +169,7 @@ def recommend(
     preferences: Preferences | None = None,
     categories_any: Collection[str] | None = None,
     categories_none: Collection[str] | None = None,
+    catalog: CatalogMaps | None = None,
 ) -> Recommendations:
     """Recommend items for one user.
 
@@ -172,6 +182,7 @@ def recommend(
         preferences: Stated likes and dislikes from the chat.
         categories_any: Only items with at least one of these categories.
         categories_none: No items with any of these categories.
+        catalog: ``catalog_maps(items)`` computed once by a long-lived caller (saves rebuilding it per call).
 
     Returns:
         Up to ``k`` items, best first, each with a reason.
@@ -180,9 +191,7 @@ def recommend(
     prefs = preferences or Preferences()
     excluded_cats = set(categories_none or ()) | set(prefs.excluded_categories)
     blocked = set(prefs.rejected_items) | (ctx.seen if config.exclude_seen else set())
-    ids = items["item_id"].tolist()  # plain lists: Series.to_dict on Arrow strings costs ~35 ms per call
-    cats_of: Mapping[str, list[str]] = dict(zip(ids, items["categories"].tolist(), strict=True))
-    titles: Mapping[str, str] = dict(zip(ids, items["title"].tolist(), strict=True))
+    cats_of, titles = catalog or catalog_maps(items)
 
     def allowed(item_id: str) -> bool:
         cats = cats_of.get(item_id, [])

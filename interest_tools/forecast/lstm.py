@@ -46,6 +46,7 @@ class LSTMForecaster:
         self.best_epoch = 0
         self.best_val_ndcg = 0.0
         self._table: WindowTable | None = None
+        self._tower: torch.Tensor | None = None
         self._views: dict[int, TableView] = {}
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -67,6 +68,7 @@ class LSTMForecaster:
     ) -> None:
         """Install trained weights (used by training and by checkpoint loading)."""
         self.model, self.space = model.eval(), space
+        self._tower = None
         self.training_log, self.best_epoch, self.best_val_ndcg = log, best_epoch, best_val
         if windows is not None:
             self.attach(windows)
@@ -116,7 +118,9 @@ class LSTMForecaster:
             r = view.rows(user)
             start = max(r.start, r.stop - n)
             chunks.append((start, r.stop, r.stop - start - 1))
-        tower = model.item_tower()
+        if self._tower is None:  # fixed once trained: compute it once, not per request
+            self._tower = model.item_tower()
+        tower = self._tower
         users, cats, interests = [], [], []
         for i in range(0, len(chunks), 256):
             batch = make_batch(view, chunks[i : i + 256], self.config.device)
