@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from interest_tools.engine import Engine
 
 
 def make_items() -> pd.DataFrame:
@@ -40,3 +46,21 @@ def make_events(seed: int = 0) -> pd.DataFrame:
     frame["event"] = "rating"
     frame["text"] = ""
     return frame
+
+
+def build_engine(root: Path) -> Engine:
+    """The fixture dataset (u1 Sci-Fi -> Documentary in July 2020, u2 Comedy, u3 alternating), fake embeddings."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from interest_tools.build import BuildConfig
+    from interest_tools.data import Dataset, canonicalize_events
+    from interest_tools.engine import Engine
+    from interest_tools.forecast import ForecastConfig
+    from interest_tools.settings import Settings
+    from interest_tools.store import InterestStore
+
+    emb = DeterministicFakeEmbedding(size=16)
+    engine = Engine(Settings(store_path=root), embeddings=emb, store=InterestStore.in_memory(emb))
+    data = Dataset(events=canonicalize_events(make_events()), items=make_items(), name="synthetic")
+    engine.build(data, BuildConfig(forecast=ForecastConfig(epochs=2, hidden_size=8, item_dim=8)))
+    return engine

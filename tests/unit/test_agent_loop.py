@@ -8,19 +8,13 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from pydantic import Field
-from sample_data import make_events, make_items
+from sample_data import build_engine
 
-from interest_tools.build import BuildConfig
-from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.engine import Engine
-from interest_tools.forecast import ForecastConfig
-from interest_tools.settings import Settings
-from interest_tools.store import InterestStore
 from interest_tools.toolkit import InterestToolkit
 
 
@@ -32,14 +26,6 @@ class ToolCallingFake(GenericFakeChatModel):
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
         self.bound = [t.name for t in tools]
         return self
-
-
-def build_engine(root: Path) -> Engine:
-    emb = DeterministicFakeEmbedding(size=16)
-    engine = Engine(Settings(store_path=root), embeddings=emb, store=InterestStore.in_memory(emb))
-    data = Dataset(events=canonicalize_events(make_events()), items=make_items(), name="synthetic")
-    engine.build(data, BuildConfig(forecast=ForecastConfig(epochs=2, hidden_size=8, item_dim=8)))
-    return engine
 
 
 @pytest.fixture(scope="module")

@@ -10,27 +10,13 @@ from typing import Any, TypeVar
 
 import pytest
 from fastmcp import Client, FastMCP
-from langchain_core.embeddings import DeterministicFakeEmbedding
-from sample_data import make_events, make_items
+from sample_data import build_engine
 
-from interest_tools.build import BuildConfig
-from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.engine import Engine
-from interest_tools.forecast import ForecastConfig
 from interest_tools.mcp_server import create_server
-from interest_tools.settings import Settings
-from interest_tools.store import InterestStore
 from interest_tools.toolkit import InterestToolkit
 
 T = TypeVar("T")
-
-
-def build_engine(root: Path) -> Engine:
-    emb = DeterministicFakeEmbedding(size=16)
-    engine = Engine(Settings(store_path=root), embeddings=emb, store=InterestStore.in_memory(emb))
-    data = Dataset(events=canonicalize_events(make_events()), items=make_items(), name="synthetic")
-    engine.build(data, BuildConfig(forecast=ForecastConfig(epochs=2, hidden_size=8, item_dim=8)))
-    return engine
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,10 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
-from sample_data import make_events, make_items
+from sample_data import build_engine
 
-from interest_tools.build import BuildConfig
-from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.engine import Engine
 from interest_tools.errors import ConfigError
-from interest_tools.forecast import ForecastConfig
 from interest_tools.operations import engine_lock
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
@@ -38,15 +35,6 @@ NAMES = [
     "interest_forget_user",
 ]
 CATEGORIES = ["Comedy", "Documentary", "Drama", "Horror", "Sci-Fi"]
-
-
-def build_engine(root: Path) -> Engine:
-    """The fixture dataset (u1 Sci-Fi -> Documentary in July 2020, u2 Comedy, u3 alternating), fake embeddings."""
-    emb = DeterministicFakeEmbedding(size=16)
-    engine = Engine(Settings(store_path=root), embeddings=emb, store=InterestStore.in_memory(emb))
-    data = Dataset(events=canonicalize_events(make_events()), items=make_items(), name="synthetic")
-    engine.build(data, BuildConfig(forecast=ForecastConfig(epochs=2, hidden_size=8, item_dim=8)))
-    return engine
 
 
 @pytest.fixture(scope="module")
