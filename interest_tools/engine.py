@@ -222,10 +222,14 @@ class Engine:
     def forecast(self, user_id: str) -> Forecast:
         """Forecast the user's next window, framed in the stored cut (see :mod:`interest_tools.forecast.framing`)."""
         self.check_user(user_id)
+        return self._framed(self.forecaster.forecast(user_id))
+
+    def _framed(self, forecast: Forecast) -> Forecast:
         config = self.forecaster.config
+        rows = self.windows.rows_for(forecast.user_id)[-max(config.recent_windows, 5) :]
         return frame_forecast(
-            self.forecaster.forecast(user_id),
-            [self.windows.window(r) for r in self.windows.rows_for(user_id)[-max(config.recent_windows, 5) :]],
+            forecast,
+            [self.windows.window(r) for r in rows],
             self.window_config,
             recent=config.recent_windows,
             threshold=config.shift_threshold,
@@ -262,8 +266,8 @@ class Engine:
     ) -> Recommendations:  # fmt: skip
         """Recommend items for the user's next window, each with a reason."""
         self.check_user(user_id)
-        fc = self.forecaster
-        forecast = self.forecast(user_id)
+        raw, item_scores = self.forecaster.forecast_and_scores(user_id)  # one LSTM pass for both
+        forecast = self._framed(raw)
         events = self.dataset.user_events(user_id)
         rated = events.sort_values(["rating", "timestamp"], ascending=[False, False], na_position="last")
         top = rated.head(50)
@@ -271,7 +275,7 @@ class Engine:
             (i, None if np.isnan(r) else float(r))
             for i, r in zip(top["item_id"].tolist(), top["rating"].tolist(), strict=True)
         ]
-        scores = pd.Series(fc.score_items(user_id), index=self.dataset.items["item_id"].to_numpy())
+        scores = pd.Series(item_scores, index=self.dataset.items["item_id"].to_numpy())
         ctx = UserContext(
             user_id=user_id,
             seen=set(events["item_id"].tolist()),

@@ -157,10 +157,14 @@ class LSTMForecaster:
 
     def forecast(self, user_id: str, windows: WindowTable | None = None) -> Forecast:
         """Forecast the user's next window: category shares, rising and falling categories, interest vector."""
-        _, space, view = self._ready(windows)
-        out, _ = self._step_outputs([user_id], windows)
+        return self.forecast_and_scores(user_id, windows)[0]
+
+    def forecast_and_scores(self, user_id: str, windows: WindowTable | None = None) -> tuple[Forecast, np.ndarray]:
+        """The forecast and every catalog item's score, from one pass of the LSTM (what recommending needs)."""
+        model, space, view = self._ready(windows)
+        out, tower = self._step_outputs([user_id], windows)
         probs = torch.softmax(out.category_logits[0], dim=-1).cpu().numpy()
-        return make_forecast(
+        forecast = make_forecast(
             user_id,
             probs,
             view.recent_share(user_id, self.config.recent_windows),
@@ -170,3 +174,6 @@ class LSTMForecaster:
             out.interest[0].cpu().numpy(),
             self.config.shift_threshold,
         )
+        with torch.no_grad():
+            scores = model.item_logits(out.user, tower)[0].float().cpu().numpy().astype(np.float64)
+        return forecast, scores

@@ -271,10 +271,6 @@ def _fit(
     if config.negatives:
         counts = np.bincount(view.item_idx, minlength=space.n_items)
         sampler = NegativeSampler(counts, config.negatives, device=config.device)
-    sampler = None
-    if config.negatives:
-        counts = np.bincount(view.item_idx, minlength=space.n_items)
-        sampler = NegativeSampler(counts, config.negatives, device=config.device)
     best, best_state, best_epoch, stale = -1.0, copy.deepcopy(model.state_dict()), 0, 0
     log: list[dict[str, float]] = []
     started = time.monotonic()
