@@ -5,295 +5,57 @@ Each :class:`Operation` has a name, a description that tells a model *when* to u
 that returns the same JSON as the CLI's ``--json``, and a renderer of a short text for the model.
 :class:`ToolContext` binds the operations to one :class:`~interest_tools.engine.Engine` and either one user
 (per-user tools) or none (operator tools, which take ``user_id`` as an argument on purpose).
+
+This module holds the table (:data:`OPERATIONS`) with its engine calls and renderers; the argument models are
+in :mod:`interest_tools.operation_args`, and :class:`Operation`, :class:`ToolContext` and :func:`engine_lock` in
+:mod:`interest_tools.operation_context` (all re-exported here).
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
-import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
-from functools import cache
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from interest_tools.engine import Engine
-from interest_tools.errors import ConfigError, InterestToolsError, UnknownUserError
 from interest_tools.feedback import FEEDBACK_KINDS
-
-
-class ToolArgumentError(ConfigError):
-    """A tool call's arguments are wrong in a way the caller can fix (the message names the valid values)."""
-
-
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NoArgs(_Args):
-    """No arguments: the operation reads the bound user."""
-
-
-class LastArgs(_Args):
-    """How many of the most recent windows."""
-
-    last: int | None = Field(
-        default=None, ge=1, le=1000, description="Only the most recent N windows; omit for the whole history."
-    )
-
-
-class SearchArgs(_Args):
-    """A question about the person's past."""
-
-    query: str = Field(
-        min_length=1, max_length=500, description="What to look for, in plain words, e.g. 'when was I into horror?'."
-    )
-    k: int = Field(default=5, ge=1, le=20, description="How many windows to return (1-20), best match first.")
-
-
-class AsOfArgs(_Args):
-    """A date in the person's history."""
-
-    date: str = Field(
-        min_length=4, max_length=40, description="ISO 8601 date, e.g. 2020-08-15 (convert 'last summer' first)."
-    )
-
-
-class RecommendArgs(_Args):
-    """How many items and which categories."""
-
-    k: int = Field(default=5, ge=1, le=50, description="How many items to suggest (1-50).")
-    categories: list[str] | None = Field(
-        default=None, description="Only items in at least one of these catalog categories (this request only)."
-    )
-    exclude_categories: list[str] | None = Field(
-        default=None, description="No items in any of these catalog categories (this request only)."
-    )
-
-
-class ReportArgs(_Args):
-    """Report format."""
-
-    format: Literal["html", "md"] = Field(
-        default="html", description="html: one self-contained file; md: Markdown with chart images beside it."
-    )
-
-
-class EventIn(_Args):
-    """One new event of the bound user."""
-
-    item_id: str = Field(min_length=1, description="Catalog item id, e.g. as returned by interest_recommend.")
-    timestamp: str = Field(min_length=4, description="When it happened, ISO 8601, e.g. 2021-01-05T20:00:00Z.")
-    rating: float | None = Field(default=None, description="The person's rating on the catalog's scale, if any.")
-    weight: float | None = Field(default=None, ge=0, description="Strength of the event (default 1; 0 ignores it).")
-    event: str | None = Field(default=None, max_length=40, description="Kind of event, e.g. rating, view, purchase.")
-    text: str | None = Field(default=None, max_length=2000, description="What the person said about it, if any.")
-
-
-class IngestArgs(_Args):
-    """New events to append."""
-
-    events: list[EventIn] = Field(min_length=1, max_length=500, description="The new events (1-500).")
-
-
-class FeedbackArgs(_Args):
-    """What the person said about what they want next."""
-
-    kind: Literal["more_like_item", "not_this_item", "more_category", "no_more_category"] = Field(
-        description="more_like_item / not_this_item need item_id; more_category / no_more_category need category."
-    )
-    item_id: str | None = Field(default=None, description="Catalog item id the person referred to (item kinds).")
-    category: str | None = Field(default=None, description="Catalog category the person referred to (category kinds).")
-    text: str = Field(default="", max_length=500, description="The person's words, kept as evidence (optional).")
-
-
-class ForgetArgs(_Args):
-    """Confirmation of a deletion."""
-
-    confirm: bool = Field(description="true only when the person explicitly asked to delete all their data.")
-
-
-Call = Callable[["ToolContext", str, Any], Any]
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One agent operation: what both adapters expose under :attr:`name`."""
-
-    name: str
-    description: str
-    args: type[BaseModel]
-    call: Call
-    render: Callable[[Any], str]
-    writes: bool = False
-
-    @property
-    def operator_args(self) -> type[BaseModel]:
-        """The args model plus a required ``user_id`` (operator tools only)."""
-        return _with_user(self.args)
-
-
-@cache
-def _with_user(args: type[BaseModel]) -> type[BaseModel]:
-    return create_model(  # type: ignore[call-overload,no-any-return]
-        f"Operator{args.__name__}",
-        __base__=args,
-        __doc__=args.__doc__,
-        user_id=(str, Field(min_length=1, description="The user the operation is about (operator tools only).")),
-    )
-
-
-# ------------------------------------------------------------------------------------------ locking
-
-
-class _ReadWriteLock:
-    """Many concurrent readers or one writer (writers first); also records whether the engine is loaded."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writing = False
-        self._writers_waiting = 0
-        self.warm = False
-
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._writing and not self._writers_waiting)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            self._cond.wait_for(lambda: not self._writing and not self._readers)
-            self._writers_waiting -= 1
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
-                self._cond.notify_all()
-
-
-_LOCKS: weakref.WeakKeyDictionary[Engine, _ReadWriteLock] = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def engine_lock(engine: Engine) -> _ReadWriteLock:
-    """The read-write lock shared by every tool over ``engine`` (LangChain and MCP alike)."""
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(engine, _ReadWriteLock())
-
-
-def _warm(engine: Engine) -> None:
-    """Load data, store and models once, so that concurrent reads never race on lazy loading."""
-    for name in ("windows", "summaries", "titles", "popularity", "store"):
-        getattr(engine, name)
-    with contextlib.suppress(InterestToolsError):  # no forecaster: forecast/recommend say so when called
-        engine.forecaster  # noqa: B018
-
-
-# ------------------------------------------------------------------------------------------ context
-
-
-@dataclass
-class ToolContext:
-    """Operations bound to one engine and, for per-user tools, one user.
-
-    Args:
-        engine: The engine every call goes to.
-        user_id: The bound user; ``None`` makes operator tools whose args carry ``user_id``.
-        report_dir: Where ``interest_report`` writes (default ``<store>/reports``); never chosen by the model.
-    """
-
-    engine: Engine
-    user_id: str | None = None
-    report_dir: Path | None = None
-
-    def args_model(self, op: Operation) -> type[BaseModel]:
-        """The args model the adapters expose for ``op``."""
-        return op.args if self.user_id is not None else op.operator_args
-
-    def parse(self, op: Operation, raw: Mapping[str, Any]) -> BaseModel:
-        """Validate raw arguments (MCP path).
-
-        Raises:
-            ToolArgumentError: Invalid arguments, with the valid values.
-        """
-        try:
-            return self.args_model(op).model_validate(dict(raw))
-        except ValidationError as exc:
-            raise ToolArgumentError(self.describe_error(op, exc)) from exc
-
-    def describe_error(self, op: Operation, exc: ValidationError) -> str:
-        """One line per invalid argument, with what is allowed (pydantic's message plus the field's description)."""
-        fields = self.args_model(op).model_fields
-        lines = []
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"]) or "arguments"
-            top = str(err["loc"][0]) if err["loc"] else ""
-            if err["type"] == "extra_forbidden" and top == "user_id" and self.user_id is not None:
-                lines.append("user_id: not an argument; these tools always act for the person in this conversation")
-            elif err["type"] == "extra_forbidden":
-                lines.append(f"{loc}: not an argument; valid arguments: {', '.join(fields) or 'none'}")
-            else:
-                hint = fields[top].description if top in fields and len(err["loc"]) == 1 else None
-                lines.append(f"{loc}: {err['msg']}" + (f" ({hint})" if hint else ""))
-        return f"Invalid arguments for {op.name}: " + "; ".join(lines)
-
-    def execute(self, op: Operation, args: BaseModel) -> tuple[str, Any]:
-        """Run ``op`` for the bound user (or ``args.user_id``) and return (short text, JSON artifact).
-
-        Raises:
-            InterestToolsError: Caller-fixable problems (unknown user, bad date, unknown category, ...).
-        """
-        user = self.user_id if self.user_id is not None else str(getattr(args, "user_id"))  # noqa: B009
-        try:
-            result = self._locked(op, user, args)
-        except UnknownUserError as exc:
-            if self.user_id is None:
-                raise
-            raise ToolArgumentError(
-                "Nothing is stored for this person yet (no events or windows). Add what they watched or read "
-                "with interest_ingest_events first."
-            ) from exc
-        return op.render(result), result
-
-    def _locked(self, op: Operation, user: str, args: BaseModel) -> Any:
-        lock = engine_lock(self.engine)
-        if op.writes:
-            with lock.write():
-                try:
-                    return op.call(self, user, args)
-                finally:
-                    lock.warm = False  # the engine dropped its caches
-        while True:
-            with lock.read():
-                if lock.warm:
-                    return op.call(self, user, args)
-            with lock.write():
-                if not lock.warm:
-                    _warm(self.engine)
-                    lock.warm = True
-
-    def categories(self) -> list[str]:
-        """Every catalog category, sorted."""
-        return sorted({c for cs in self.engine.dataset.items["categories"] for c in cs})
+from interest_tools.operation_args import (
+    AsOfArgs,
+    EventIn,
+    FeedbackArgs,
+    ForgetArgs,
+    IngestArgs,
+    LastArgs,
+    NoArgs,
+    RecommendArgs,
+    ReportArgs,
+    SearchArgs,
+    ToolArgumentError,
+)
+from interest_tools.operation_context import Call, Operation, ToolContext, engine_lock
+
+__all__ = [
+    "OPERATIONS",
+    "OPERATIONS_BY_NAME",
+    "AsOfArgs",
+    "Call",
+    "EventIn",
+    "FeedbackArgs",
+    "ForgetArgs",
+    "IngestArgs",
+    "LastArgs",
+    "NoArgs",
+    "Operation",
+    "RecommendArgs",
+    "ReportArgs",
+    "SearchArgs",
+    "ToolArgumentError",
+    "ToolContext",
+    "engine_lock",
+    "select",
+]
 
 
 def _check_categories(ctx: ToolContext, names: list[str] | None) -> None:

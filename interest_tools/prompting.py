@@ -1,8 +1,11 @@
-"""Prompt files, period wording, the window data block and its context, and JSON replies (summary stage).
+"""Prompt files, the window data block and JSON replies of the summary stage.
 
 Prompt text lives in ``prompts/<name>.md`` at the repository root (an installed wheel carries a copy in
 ``interest_tools/_prompts``) and is filled with :meth:`str.format`; :func:`render_prompt` insists that the values
 passed are exactly the template's fields, so a template and its code cannot drift apart unnoticed.
+
+Period wording and the template text are in :mod:`interest_tools.summary_wording`; the catalog and the per-window
+event context in :mod:`interest_tools.summary_context` (both re-exported here).
 """
 
 from __future__ import annotations
@@ -10,37 +13,51 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from interest_tools.data import UNKNOWN_CATEGORY, utc_ns
+from interest_tools.data import UNKNOWN_CATEGORY
 from interest_tools.errors import ConfigError
-from interest_tools.grounding import GroundingIndex, display_title, grounding_index, sanitize_text
+from interest_tools.grounding import display_title, sanitize_text
+from interest_tools.summary_context import Catalog, EventLookup, WindowContext, build_contexts
+from interest_tools.summary_wording import (
+    Period,
+    WordingOptions,
+    period_intro,
+    period_name,
+    period_this,
+    template_text,
+    window_period,
+)
 from interest_tools.windows import Window
 
-Period = Literal["week", "month", "quarter", "year", "window"]
+__all__ = [
+    "PROMPT_FIELDS",
+    "Catalog",
+    "EventLookup",
+    "Period",
+    "WindowContext",
+    "WordingOptions",
+    "build_contexts",
+    "is_retryable",
+    "load_prompt",
+    "model_identity",
+    "parse_json_object",
+    "period_intro",
+    "period_name",
+    "period_this",
+    "prompt_dirs",
+    "prompt_fields",
+    "render_prompt",
+    "retry_after",
+    "template_text",
+    "window_data",
+    "window_period",
+]
+
 _NAME = re.compile(r"^[a-z0-9_]+$")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 #: Prompt names used by the summary stage, with the fields the code fills in.
 PROMPT_FIELDS: dict[str, frozenset[str]] = {
     "window_summary_system": frozenset({"noun"}),
@@ -91,164 +108,6 @@ def render_prompt(name: str, values: Mapping[str, Any]) -> str:
             f"edit prompts/{name}.md or the code so that they agree"
         )
     return text.format(**values)
-
-
-# --------------------------------------------------------------------------------------------- wording
-
-
-def _day(d: datetime) -> str:
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
-
-
-def window_period(start: datetime, end: datetime) -> Period:
-    """Recognise a calendar window (week from Monday, month, quarter, year) by its bounds; else ``"window"``."""
-    midnight = start.hour == start.minute == start.second == start.microsecond == 0
-    if not midnight:
-        return "window"
-    months = (end.year - start.year) * 12 + end.month - start.month
-    if start.day == 1 and end.day == 1 and end.time() == start.time():
-        if months == 1:
-            return "month"
-        if months == 3 and start.month % 3 == 1:
-            return "quarter"
-        if months == 12 and start.month == 1:
-            return "year"
-    if end - start == timedelta(days=7) and start.weekday() == 0:
-        return "week"
-    return "window"
-
-
-def period_name(start: datetime, end: datetime) -> str:
-    """Name a window's period: ``the week of 2 March 2015``, ``March 2015``, ``Q1 2015``, ``2015``, or a range."""
-    kind = window_period(start, end)
-    if kind == "week":
-        return f"the week of {_day(start)}"
-    if kind == "month":
-        return f"{_MONTHS[start.month - 1]} {start.year}"
-    if kind == "quarter":
-        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
-    if kind == "year":
-        return str(start.year)
-    last = end - timedelta(seconds=1) if end > start else start  # end is exclusive
-    if last.date() == start.date():
-        return _day(start)
-    if (last.year, last.month) == (start.year, start.month):
-        return f"{start.day} to {_day(last)}"
-    if last.year == start.year:
-        return f"{start.day} {_MONTHS[start.month - 1]} to {_day(last)}"
-    return f"{_day(start)} to {_day(last)}"
-
-
-def period_intro(start: datetime, end: datetime) -> str:
-    """Open a sentence about a window: ``In March 2015``, ``In Q1 2015``, ``Between 2 and 9 March 2015``."""
-    kind = window_period(start, end)
-    if kind != "window":
-        return f"In {period_name(start, end)}"
-    name = period_name(start, end)
-    if " to " not in name:
-        return f"On {name}"
-    return "Between " + name.replace(" to ", " and ", 1)
-
-
-def period_this(start: datetime, end: datetime) -> str:
-    """Refer to a window from inside it: ``this month``, ``this week``, ... or ``in this window``."""
-    kind = window_period(start, end)
-    return "in this window" if kind == "window" else f"this {kind}"
-
-
-class WordingOptions(Protocol):
-    """The template's wording options (``SummaryConfig`` has them)."""
-
-    @property
-    def noun(self) -> str:
-        """Plural noun."""
-        ...
-
-    @property
-    def singular(self) -> str:
-        """Singular noun."""
-        ...
-
-    @property
-    def max_categories(self) -> int:
-        """Categories named at most."""
-        ...
-
-    @property
-    def min_category_share(self) -> float:
-        """Share needed to be named after the first category."""
-        ...
-
-    @property
-    def max_new_categories(self) -> int:
-        """New categories named at most."""
-        ...
-
-    @property
-    def max_field_chars(self) -> int:
-        """Cap per displayed title or name."""
-        ...
-
-
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _percent(share: float) -> str:
-    pct = round(share * 100)
-    return f"{pct}%" if pct > 0 else "<1%"
-
-
-def _number(value: float) -> str:
-    r = round(value, 2)
-    return f"{r:.1f}" if round(r, 1) == r else f"{r:.2f}"
-
-
-def template_text(
-    window: Window,
-    titles: Mapping[str, str],
-    item_ratings: Mapping[str, float] | None,
-    *,
-    first: bool,
-    config: WordingOptions,
-) -> tuple[str, list[str], list[str]]:
-    """Write the template summary of a window; return (text, categories named, item ids named)."""
-    cfg = config
-
-    def show(text: str) -> str:
-        return sanitize_text(text, cfg.max_field_chars, escape_markup=False)
-
-    def title(item: str) -> str:
-        return show(display_title(titles[item])) if item in titles else show(item)
-
-    n = len(window.item_ids)
-    verb = "rated" if window.mean_rating is not None else "interacted with"
-    text = f"{period_intro(window.start, window.end)} you {verb} {n} {cfg.noun if n != 1 else cfg.singular}"
-    shares = [(c, s) for c, s in window.category_weights.items() if c != UNKNOWN_CATEGORY]
-    named = [c for i, (c, s) in enumerate(shares[: cfg.max_categories]) if i == 0 or s >= cfg.min_category_share]
-    if len(shares) == 1 and shares[0][1] >= 0.995:
-        text += f", all {show(named[0])}"
-    elif named:
-        share = dict(shares)
-        text += ", mostly " + _join([f"{show(c)} ({_percent(share[c])})" for c in named])
-    sentences = [text + "."]
-    new = [c for c in window.new_categories if c != UNKNOWN_CATEGORY]
-    if not first and new:
-        shown = new[: cfg.max_new_categories]
-        more = [f"{len(new) - len(shown)} more"] if len(new) > len(shown) else []
-        sentences.append(f"New {period_this(window.start, window.end)}: {_join([show(c) for c in shown] + more)}.")
-        named += shown
-    item_ids: list[str] = []
-    rated = [(i, float(item_ratings[i])) for i in window.item_ids if item_ratings and i in item_ratings]
-    if rated:
-        best, rating = max(rated, key=lambda p: p[1])  # ties: the first in window order (weight, then id)
-        sentences.append(f"Highest rated: {title(best)}, {_number(rating)}.")
-        item_ids = [best]
-    elif window.top_items:
-        top = window.top_items[0]
-        sentences.append(f"Top {cfg.singular}: {title(top)}.")
-        item_ids = [top]
-    return " ".join(sentences), [c for c in window.category_weights if c in set(named)], item_ids
 
 
 # ---------------------------------------------------------------------------------------------- data block
@@ -382,109 +241,3 @@ def model_identity(chat_model: Any) -> str:
     base = getattr(chat_model, "openai_api_base", None)
     ident = {"class": f"{cls.__module__}.{cls.__qualname__}", "params": params, "base_url": base}
     return json.dumps(ident, sort_keys=True, default=str)
-
-
-# ---------------------------------------------------------------------------------------------- context
-
-
-@dataclass
-class Catalog:
-    """What the summary stage needs of the items: titles, categories, and the grounding index of all names."""
-
-    titles: dict[str, str]
-    categories: dict[str, list[str]]
-    index: GroundingIndex
-
-    @classmethod
-    def from_items(cls, items: pd.DataFrame) -> Catalog:
-        """Build from canonical items (the grounding index is cached per catalog)."""
-        ids = items["item_id"].astype(str).tolist()
-        titles = dict(zip(ids, items["title"].astype(str).tolist(), strict=True))
-        cats = [list(c) if isinstance(c, list | tuple | np.ndarray) else [] for c in items["categories"]]
-        categories = dict(zip(ids, cats, strict=True))
-        all_categories = tuple(sorted({c for cs in cats for c in cs}))
-        return cls(titles, categories, grounding_index(all_categories, tuple(titles.values())))
-
-
-@dataclass
-class WindowContext:
-    """One window with what its summary needs from the events."""
-
-    window: Window
-    first: bool
-    item_ratings: dict[str, float] | None = None
-    item_texts: dict[str, list[str]] | None = None
-
-    def allowed_titles(self, catalog: Catalog, max_chars: int = 200) -> list[str]:
-        """Titles a summary of this window may name: catalog and displayed (sanitised) forms."""
-        raw = [catalog.titles[i] for i in self.window.item_ids if i in catalog.titles]
-        shown = [sanitize_text(display_title(t), max_chars, escape_markup=False) for t in raw]
-        return list(dict.fromkeys(raw + shown))
-
-
-def _ns(value: datetime) -> int:
-    ts = pd.Timestamp(value)
-    return int((ts.tz_localize("UTC") if ts.tzinfo is None else ts).value)
-
-
-class EventLookup:
-    """Per-window access to events (ratings, texts) after one sort; windows are ``[start, end)`` per user."""
-
-    def __init__(self, events: pd.DataFrame, users: Iterable[str] | None = None) -> None:
-        ev = events if users is None else events[events["user_id"].isin(list(users))]
-        ev = ev.sort_values(["user_id", "timestamp"], kind="stable")
-        n = len(ev)
-        self._user = ev["user_id"].astype(str).to_numpy(dtype=object)
-        self._ts = utc_ns(ev["timestamp"])
-        self._item = ev["item_id"].astype(str).to_numpy(dtype=object)
-        self._rating = ev["rating"].to_numpy(dtype=np.float64) if "rating" in ev else np.full(n, np.nan)
-        self._text = ev["text"].fillna("").astype(str).to_numpy(dtype=object) if "text" in ev else np.full(n, "")
-        cuts = np.flatnonzero(self._user[1:] != self._user[:-1]) + 1 if n else np.empty(0, dtype=np.int64)
-        lo = np.concatenate([[0], cuts]).astype(int)
-        hi = np.concatenate([cuts, [n]]).astype(int)
-        self._rows = {str(self._user[a]): (int(a), int(b)) for a, b in zip(lo, hi, strict=True) if n}
-
-    def _span(self, window: Window) -> range:
-        lo, hi = self._rows.get(window.user_id, (0, 0))
-        ts = self._ts[lo:hi]
-        a = lo + int(np.searchsorted(ts, _ns(window.start), "left"))
-        b = lo + int(np.searchsorted(ts, _ns(window.end), "left"))
-        return range(a, b)
-
-    def ratings(self, window: Window) -> dict[str, float]:
-        """Return the mean rating per rated item of the window."""
-        mine = set(window.item_ids)
-        sums: dict[str, list[float]] = {}
-        for i in self._span(window):
-            r = self._rating[i]
-            if r == r and self._item[i] in mine:
-                sums.setdefault(self._item[i], []).append(float(r))
-        return {k: sum(v) / len(v) for k, v in sums.items()}
-
-    def texts(self, window: Window, max_texts: int = 3) -> dict[str, list[str]]:
-        """Return up to ``max_texts`` distinct non-empty texts (tags, reviews) per item of the window."""
-        mine = set(window.item_ids)
-        out: dict[str, list[str]] = {}
-        for i in self._span(window):
-            text = self._text[i].strip()
-            item = self._item[i]
-            if text and item in mine:
-                seen = out.setdefault(item, [])
-                if text not in seen and len(seen) < max_texts:
-                    seen.append(text)
-        return out
-
-
-def build_contexts(windows: Sequence[Window], events: pd.DataFrame | None, *, max_texts: int) -> list[WindowContext]:
-    """Prepare windows for summarising; a user's first window in the list, when all its categories are new, is first."""
-    first_index: dict[str, int] = {}
-    for w in windows:
-        first_index[w.user_id] = min(first_index.get(w.user_id, w.index), w.index)
-    lookup = EventLookup(events, first_index) if events is not None and len(events) else None
-    out = []
-    for w in windows:
-        first = w.index == first_index[w.user_id] and set(w.new_categories) >= set(w.category_weights)
-        ratings = lookup.ratings(w) if lookup is not None and w.mean_rating is not None else None
-        texts = lookup.texts(w, max_texts) if lookup is not None and max_texts > 0 else None
-        out.append(WindowContext(w, first, ratings, texts))
-    return out

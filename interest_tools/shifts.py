@@ -20,274 +20,38 @@ Method (binary segmentation with a permutation test), on one user's windows in t
 A short history has few distinct window orders, so its smallest possible p-value is large: with the default
 ``alpha=0.01`` about 10 windows are needed before even a perfectly clean change can be called a shift. That is
 deliberate: with fewer windows a change cannot be told apart from month-to-month noise.
+
+The models and config are in :mod:`interest_tools.shift_models`, the change-point search in
+:mod:`interest_tools.change_points` (both re-exported here).
 """
 
 from __future__ import annotations
 
 import itertools
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
+from interest_tools.change_points import Profile, find_change_points, profile_of, tv_distance, user_rng
+from interest_tools.shift_models import CategoryChange, ExplainConfig, Shift, Span, StableInterest
 from interest_tools.windows import Window
 
-_BATCH = 100  # permutations evaluated per vectorised batch
-
-
-class ExplainConfig(BaseModel):
-    """How shifts are detected and described."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    min_segment_windows: int = Field(default=2, ge=1, description="Fewest windows on each side of a shift.")
-    min_events_per_side: int = Field(default=10, ge=1, description="Fewest events on each side of a shift.")
-    min_magnitude: float = Field(
-        default=0.1, ge=0.0, le=1.0, description="Smallest total variation distance between the pooled sides."
-    )
-    min_excess: float = Field(
-        default=0.02,
-        ge=0.0,
-        le=1.0,
-        description="Smallest excess of that distance over its mean at the best split of random window orders.",
-    )
-    alpha: float = Field(
-        default=0.005, gt=0.0, lt=1.0, description="Significance level of the permutation test of each split."
-    )
-    permutations: int = Field(
-        default=1999, ge=19, le=100_000, description="Random window orders per test (stops early when hopeless)."
-    )
-    max_shifts: int = Field(default=3, ge=0, description="Most shifts reported per user.")
-    min_change: float = Field(
-        default=0.03, ge=0.0, le=1.0, description="Smallest share change for a category to count as rising/falling."
-    )
-    max_listed: int = Field(default=5, ge=1, description="Most categories listed as rising (and as falling).")
-    present_share: float = Field(
-        default=0.02, ge=0.0, le=1.0, description="Share at which a category counts as present (new/faded)."
-    )
-    absent_share: float = Field(
-        default=0.005, ge=0.0, le=1.0, description="Share below which a category counts as absent (new/faded)."
-    )
-    stable_min_share: float = Field(
-        default=0.1, ge=0.0, le=1.0, description="Stable core: lowest pooled share allowed in every segment."
-    )
-    stable_min_coverage: float = Field(
-        default=0.6,
-        ge=0.0,
-        le=1.0,
-        description="Stable core: smallest event-weighted fraction of windows where the category reaches "
-        "half of stable_min_share.",
-    )
-    evidence_per_category: int = Field(default=2, ge=0, description="Evidence items per rising/falling category.")
-    max_evidence: int = Field(default=8, ge=0, description="Most evidence item ids per shift.")
-    trend_windows: int = Field(default=3, ge=1, description="history --as-of: windows shown up to the date.")
-    seed: int = Field(default=0, description="Seed of the permutation test (mixed with the user id).")
-
-
-class CategoryChange(BaseModel):
-    """A category's pooled share before and after a shift (rounded to 4 decimals)."""
-
-    category: str = Field(description="Category name.")
-    before: float = Field(description="Pooled share before, in [0, 1].")
-    after: float = Field(description="Pooled share after, in [0, 1].")
-
-
-class Span(BaseModel):
-    """A stretch of time covered by pooled windows: start of the first, exclusive end of the last (UTC)."""
-
-    start: datetime = Field(description="Inclusive start (UTC).")
-    end: datetime = Field(description="Exclusive end (UTC).")
-
-
-class Shift(BaseModel):
-    """One change of interests between two pooled segments of windows."""
-
-    before: Span = Field(description="The pooled segment before the shift.")
-    after: Span = Field(description="The pooled segment after the shift (its start is the shift).")
-    rising: list[CategoryChange] = Field(description="Categories whose share rose, largest rise first.")
-    falling: list[CategoryChange] = Field(description="Categories whose share fell, largest fall first.")
-    new: list[CategoryChange] = Field(description="Categories absent before and present after.")
-    faded: list[CategoryChange] = Field(description="Categories present before and absent after.")
-    magnitude: float = Field(description="Total variation distance between the pooled sides, in [0, 1].")
-    evidence_item_ids: list[str] = Field(description="Items of the user's history that show the shift.")
-    p_value: float = Field(default=1.0, exclude=True, description="Permutation p-value of the split.")
-    boundary: int = Field(default=0, exclude=True, description="Position of the first window after the shift.")
-    before_windows: tuple[int, int] = Field(default=(0, 0), exclude=True, description="Window positions [lo, hi).")
-    after_windows: tuple[int, int] = Field(default=(0, 0), exclude=True, description="Window positions [lo, hi).")
-
-
-class StableInterest(BaseModel):
-    """A category that stays high through the whole history."""
-
-    category: str = Field(description="Category name.")
-    share: float = Field(description="Pooled share over the whole history.")
-    coverage: float = Field(description="Event-weighted fraction of windows where it is clearly present.")
-
-
-@dataclass
-class Profile:
-    """One user's windows as arrays: shares (T x C), event counts, category names, spans."""
-
-    shares: np.ndarray
-    n_events: np.ndarray
-    categories: list[str]
-    starts: list[datetime]
-    ends: list[datetime]
-
-    def pooled(self, lo: int, hi: int) -> np.ndarray:
-        """Return the event-weighted pooled share vector of windows ``[lo, hi)``."""
-        w = self.n_events[lo:hi].astype(np.float64)
-        total = w.sum()
-        if total <= 0:
-            return np.asarray(self.shares[lo:hi].mean(axis=0))
-        return np.asarray(w @ self.shares[lo:hi] / total)
-
-    def span(self, lo: int, hi: int) -> Span:
-        """Return the time span of windows ``[lo, hi)``."""
-        return Span(start=self.starts[lo], end=self.ends[hi - 1])
-
-
-def profile_of(windows: Sequence[Window]) -> Profile:
-    """Stack windows (sorted by start) into a :class:`Profile`; categories sorted by name."""
-    wins = sorted(windows, key=lambda w: w.start)
-    cats = sorted({c for w in wins for c in w.category_weights})
-    col = {c: j for j, c in enumerate(cats)}
-    shares = np.zeros((len(wins), len(cats)))
-    for i, w in enumerate(wins):
-        for c, v in w.category_weights.items():
-            shares[i, col[c]] = v
-    sums = shares.sum(axis=1, keepdims=True)
-    shares = np.divide(shares, sums, out=np.zeros_like(shares), where=sums > 0)
-    n = np.array([max(w.n_events, 0) for w in wins], dtype=np.float64)
-    return Profile(shares, n, cats, [w.start for w in wins], [w.end for w in wins])
-
-
-def user_rng(seed: int, user_id: str) -> np.random.Generator:
-    """Return a generator seeded by the config seed and the user id (independent of processing order)."""
-    return np.random.default_rng([seed & 0xFFFFFFFF, zlib.crc32(user_id.encode())])
-
-
-def tv_distance(p: np.ndarray, q: np.ndarray) -> float:
-    """Return the total variation distance ``0.5 * sum|p - q|`` (in [0, 1] for distributions)."""
-    return float(0.5 * np.abs(p - q).sum())
-
-
-def _xlogx(x: np.ndarray) -> np.ndarray:
-    return np.asarray(x * np.log(np.where(x > 0, x, 1.0)))
-
-
-def _split_scan(counts: np.ndarray, n: np.ndarray, cfg: ExplainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Score every split of a batch of window orders.
-
-    Args:
-        counts: (B, L, C) pseudo-counts ``n_t * p_t`` of each window, per order.
-        n: (B, L) event counts per order.
-        cfg: Support rules (sides' windows and events).
-
-    Returns:
-        (gains, tv), each (B, L - 1), for splitting before window ``k = 1 .. L-1``: the log-likelihood gain
-        (``-inf`` where a support rule fails) and the total variation distance of the pooled sides.
-    """
-    left = np.cumsum(counts, axis=1)[:, :-1, :]
-    total = counts.sum(axis=1, keepdims=True)
-    right = total - left
-    n_left = np.cumsum(n, axis=1)[:, :-1]
-    n_tot = n.sum(axis=1, keepdims=True)
-    n_right = n_tot - n_left
-
-    def f(s: np.ndarray) -> np.ndarray:
-        return np.asarray(_xlogx(s).sum(axis=-1) - _xlogx(s.sum(axis=-1)))
-
-    gain = f(left) + f(right) - f(total)
-    length = counts.shape[1]
-    k = np.arange(1, length)
-    ok = (k >= cfg.min_segment_windows) & (length - k >= cfg.min_segment_windows)
-    ok = ok[None, :] & (n_left >= cfg.min_events_per_side) & (n_right >= cfg.min_events_per_side)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        diff = left / np.maximum(n_left, 1e-12)[..., None] - right / np.maximum(n_right, 1e-12)[..., None]
-    tv = 0.5 * np.abs(diff).sum(axis=-1)
-    return np.where(ok, gain, -np.inf), tv
-
-
-@dataclass
-class _Candidate:
-    lo: int
-    hi: int
-    k: int  # absolute position of the first window after the split
-    magnitude: float
-    p_value: float
-
-
-def _best_split(prof: Profile, lo: int, hi: int, cfg: ExplainConfig, rng: np.random.Generator) -> _Candidate | None:
-    """Test the best split of windows ``[lo, hi)``; return it when significant and supported."""
-    length = hi - lo
-    if length < 2 * cfg.min_segment_windows or prof.n_events[lo:hi].sum() < 2 * cfg.min_events_per_side:
-        return None
-    n = prof.n_events[lo:hi]
-    counts = prof.shares[lo:hi] * n[:, None]
-    gains, _ = _split_scan(counts[None], n[None], cfg)
-    if not np.isfinite(gains[0]).any():
-        return None
-    k = int(np.argmax(gains[0]))
-    observed = float(gains[0, k])
-    split = lo + k + 1
-    magnitude = tv_distance(prof.pooled(lo, split), prof.pooled(split, hi))
-    if magnitude < cfg.min_magnitude or observed <= 0:
-        return None
-    tol = 1e-9 * max(observed, 1.0)
-    exceed, done, null_tv = 0, 0, 0.0
-    while done < cfg.permutations:
-        b = min(_BATCH, cfg.permutations - done)
-        order = rng.permuted(np.tile(np.arange(length), (b, 1)), axis=1)
-        g, tv = _split_scan(counts[order], n[order], cfg)
-        best = g.argmax(axis=1)
-        perm_max = g[np.arange(b), best]
-        exceed += int((perm_max >= observed - tol).sum())
-        null_tv += float(np.where(np.isfinite(perm_max), tv[np.arange(b), best], 0.0).sum())
-        done += b
-        if (1 + exceed) / (1 + cfg.permutations) > cfg.alpha:
-            return None  # cannot become significant any more
-    if magnitude - null_tv / done < cfg.min_excess:
-        return None  # significant but not larger than what noise alone gives by enough
-    return _Candidate(lo, hi, split, magnitude, (1 + exceed) / (1 + done))
-
-
-def find_change_points(prof: Profile, cfg: ExplainConfig, rng: np.random.Generator) -> dict[int, float]:
-    """Binary segmentation: return ``{boundary position: p-value}`` of the accepted change points."""
-    pending: list[tuple[int, int]] = [(0, len(prof.n_events))]
-    tested: dict[tuple[int, int], _Candidate | None] = {}
-    found: dict[int, float] = {}
-    while len(found) < cfg.max_shifts:
-        for seg in pending:
-            tested[seg] = _best_split(prof, seg[0], seg[1], cfg, rng)
-        pending = []
-        live = [c for c in tested.values() if c is not None]
-        if not live:
-            break
-        best = max(live, key=lambda c: (c.magnitude, -c.k))
-        found[best.k] = best.p_value
-        del tested[(best.lo, best.hi)]
-        pending = [(best.lo, best.k), (best.k, best.hi)]
-    return _prune(prof, found, cfg)
-
-
-def _prune(prof: Profile, found: dict[int, float], cfg: ExplainConfig) -> dict[int, float]:
-    """Merge away boundaries whose neighbouring final segments differ by less than ``min_magnitude``."""
-    points = sorted(found)
-    while points:
-        edges = [0, *points, len(prof.n_events)]
-        mags = [
-            tv_distance(prof.pooled(edges[i], edges[i + 1]), prof.pooled(edges[i + 1], edges[i + 2]))
-            for i in range(len(points))
-        ]
-        weakest = int(np.argmin(mags))
-        if mags[weakest] >= cfg.min_magnitude:
-            break
-        points.pop(weakest)
-    return {p: found[p] for p in points}
+__all__ = [
+    "CategoryChange",
+    "ExplainConfig",
+    "Profile",
+    "Shift",
+    "Span",
+    "StableInterest",
+    "category_changes",
+    "detect_shifts",
+    "evidence_items",
+    "find_change_points",
+    "profile_of",
+    "stable_core",
+    "tv_distance",
+    "user_rng",
+]
 
 
 def category_changes(

@@ -8,14 +8,13 @@ stable when events are appended; count and session windows are numbered 0, 1, 2,
 
 The work is vectorised over all events at once (integer codes, ``np.bincount``, one sort of the
 window-item pairs); :class:`WindowTable` holds the result column-wise, and :class:`Window` objects are
-materialised per user on demand.
+materialised per user on demand. The result types are in :mod:`interest_tools.window_table`, the array
+kernels in :mod:`interest_tools.window_kernels`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -24,10 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from interest_tools.data import UNKNOWN_CATEGORY, utc_ns
 from interest_tools.errors import ConfigError, UnknownUserError
+from interest_tools.window_kernels import cell_sums, order_items, sort_within, time_ordered
+from interest_tools.window_table import Window, WindowTable
+
+__all__ = ["Freq", "Window", "WindowConfig", "WindowTable", "compute_windows", "user_windows"]
 
 Freq = Literal["week", "month", "quarter", "year"]
 _NS_PER_DAY = 86_400 * 10**9
-_BLOCK_CELLS = 1 << 20  # window x category cells summed densely at a time (8 MiB per float64 array)
 
 
 class WindowConfig(BaseModel):
@@ -76,107 +78,6 @@ class WindowConfig(BaseModel):
             return f"events-{self.every_n_events}"
         assert self.session_gap is not None
         return f"session-{int(self.session_gap.total_seconds())}s"
-
-
-class Window(BaseModel):
-    """One window of one user's history."""
-
-    user_id: str = Field(description="The user this window belongs to.")
-    index: int = Field(description="Calendar period number (calendar cuts) or 0-based window number (others).")
-    start: datetime = Field(description="Inclusive start (UTC).")
-    end: datetime = Field(description="Exclusive end (UTC).")
-    n_events: int = Field(description="Events in the window.")
-    item_ids: list[str] = Field(description="Distinct items in the window, in top_items order.")
-    category_weights: dict[str, float] = Field(description="Category share of the window's weight; sums to 1.")
-    top_items: list[str] = Field(description="Up to top_k item ids by weight (ties: mean rating, then item id).")
-    new_categories: list[str] = Field(description="Categories present here but not in the user's previous window.")
-    faded_categories: list[str] = Field(description="Categories of the previous window that are absent here.")
-    mean_rating: float | None = Field(description="Mean rating of the rated events, None when none is rated.")
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the JSON form used by the CLI and tools (ISO 8601 times)."""
-        return self.model_dump(mode="json")
-
-
-@dataclass
-class WindowTable:
-    """Every user's windows, column-wise. Rows are sorted by user, then index."""
-
-    config: WindowConfig
-    frame: pd.DataFrame  # user_id, index, start, end, n_events, mean_rating
-    categories: np.ndarray  # category name per code
-    item_ids: np.ndarray  # item id per code (sorted)
-    cat_indptr: np.ndarray
-    cat_codes: np.ndarray
-    cat_weights: np.ndarray
-    item_indptr: np.ndarray
-    item_codes: np.ndarray
-    item_weights: np.ndarray
-    user_rows: dict[str, tuple[int, int]]
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    def users(self) -> list[str]:
-        """Return the users that have windows, sorted."""
-        return list(self.user_rows)
-
-    def rows_for(self, user_id: str) -> range:
-        """Return the table rows of one user.
-
-        Raises:
-            UnknownUserError: The user has no windows.
-        """
-        if user_id not in self.user_rows:
-            raise UnknownUserError(user_id, self.users()[:10])
-        lo, hi = self.user_rows[user_id]
-        return range(lo, hi)
-
-    def category_dict(self, row: int) -> dict[str, float]:
-        """Return one window's category weights, largest first (ties by name)."""
-        lo, hi = self.cat_indptr[row], self.cat_indptr[row + 1]
-        pairs = zip(self.categories[self.cat_codes[lo:hi]].tolist(), self.cat_weights[lo:hi].tolist(), strict=True)
-        return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
-
-    def window(self, row: int) -> Window:
-        """Materialise one row as a :class:`Window` (with new and faded categories)."""
-        rec = self.frame.iloc[row]
-        cats = self.category_dict(row)
-        lo, hi = self.item_indptr[row], self.item_indptr[row + 1]
-        items = self.item_ids[self.item_codes[lo:hi]].tolist()
-        user = str(rec["user_id"])
-        prev: dict[str, float] = {}
-        if row > 0 and self.user_rows[user][0] < row:
-            prev = self.category_dict(row - 1)
-        mean = rec["mean_rating"]
-        return Window(
-            user_id=user,
-            index=int(rec["index"]),
-            start=rec["start"].to_pydatetime(),
-            end=rec["end"].to_pydatetime(),
-            n_events=int(rec["n_events"]),
-            item_ids=items,
-            category_weights={k: round(v, 6) for k, v in cats.items()},
-            top_items=items[: self.config.top_k],
-            new_categories=sorted(set(cats) - set(prev)) if prev else sorted(cats),
-            faded_categories=sorted(set(prev) - set(cats)),
-            mean_rating=None if pd.isna(mean) else round(float(mean), 4),
-        )
-
-    def for_user(self, user_id: str) -> list[Window]:
-        """Return one user's windows in time order."""
-        return [self.window(r) for r in self.rows_for(user_id)]
-
-    def __iter__(self) -> Iterator[Window]:
-        for row in range(len(self.frame)):
-            yield self.window(row)
-
-    def category_matrix(self) -> np.ndarray:
-        """Return a dense (windows x categories) float32 matrix of category weights."""
-        out = np.zeros((len(self.frame), len(self.categories)), dtype=np.float32)
-        rows = np.repeat(np.arange(len(self.frame)), np.diff(self.cat_indptr))
-        out[rows, self.cat_codes] = self.cat_weights
-        return out
 
 
 # ------------------------------------------------------------------------------------------- computing
@@ -255,7 +156,7 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
     item_names = np.asarray(item_names, dtype=object)
     weight = events["weight"].to_numpy(dtype=np.float64)
     rating = events["rating"].to_numpy(dtype=np.float64)
-    if config.freq is None and not _time_ordered(user_code, ts_ns, item_code):
+    if config.freq is None and not time_ordered(user_code, ts_ns, item_code):
         order = np.lexsort((item_code, ts_ns, user_code))  # count and session cuts read events in time order
         user_code, ts_ns, item_code = user_code[order], ts_ns[order], item_code[order]
         weight, rating = weight[order], rating[order]
@@ -271,7 +172,7 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
     n_item = len(item_names)
     # One stable sort by (window, item) groups both windows and window-item pairs (no hashing of huge keys).
     if float(key.max()) * n_item < 2**62:
-        order = _sort_within(key * n_item + item_code, key)
+        order = sort_within(key * n_item + item_code, key)
     else:  # pragma: no cover - astronomically many windows x items
         order = np.lexsort((item_code, key))
     key, item_code, ts_ns = key[order], item_code[order], ts_ns[order]
@@ -313,7 +214,7 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
     ev_cat = item_cat_codes[item_cat_ptr[item_code[rep]] + within]
     ev_w = (weight / n_cats_of_event)[rep]
     ev_c = (1.0 / n_cats_of_event)[rep]
-    cells, sums, counts = _cell_sums(wid[rep], ev_cat, ev_w, ev_c, n_win, n_cat)
+    cells, sums, counts = cell_sums(wid[rep], ev_cat, ev_w, ev_c, n_win, n_cat)
     cell_win = cells // n_cat
     totals = np.bincount(cell_win, weights=sums, minlength=n_win)
     zero = totals[cell_win] <= 0  # all-zero-weight window: fall back to counting events
@@ -332,7 +233,7 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
     pair_r = np.bincount(pair_id, weights=rating0)
     pair_rn = np.bincount(pair_id, weights=rated)
     pair_rating = np.where(pair_rn > 0, pair_r / np.maximum(pair_rn, 1), -np.inf)
-    order = _order_items(pair_win, pair_w, pair_rating, pair_item, n_item)
+    order = order_items(pair_win, pair_w, pair_rating, pair_item, n_item)
     item_indptr = np.concatenate([[0], np.cumsum(np.bincount(pair_win, minlength=n_win))])
 
     users = user_names.take(win_user)  # stays a (string) column: no Python objects per window
@@ -364,108 +265,6 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
         item_weights=pair_w[order],
         user_rows=user_rows,
     )
-
-
-def _order_items(win: np.ndarray, weight: np.ndarray, rating: np.ndarray, item: np.ndarray, n_item: int) -> np.ndarray:
-    """Order window-item pairs by window, then weight and mean rating (both descending), then item id.
-
-    Weights and ratings take few distinct values in practice, so their joint rank is packed with the window
-    and item into one int64 key: one argsort instead of a four-key lexsort (2-3x faster on 10M pairs). The
-    pairs arrive sorted by (window, item), so windows whose pairs all share one rank keep their order.
-    """
-    w_rank, n_w = _desc_rank(weight)
-    r_rank, n_r = _desc_rank(rating)
-    n_rank = n_w * n_r
-    n_win = int(win.max()) + 1 if len(win) else 1
-    if float(n_win) * n_rank * n_item >= 2**62:
-        return np.lexsort((item, -rating, -weight, win))
-    key = (win.astype(np.int64) * n_rank + w_rank * n_r + r_rank) * n_item + item
-    return _sort_within(key, win)
-
-
-def _sort_within(key: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Stable argsort of ``key`` whose leading part is ``group``.
-
-    When ``group`` is already non-decreasing (canonical events are sorted by user and time), only the rows of
-    groups with two or more rows are sorted; nothing is sorted when ``key`` is already in order.
-    """
-    n = len(key)
-    if n < 2 or bool(np.all(key[1:] >= key[:-1])):
-        return np.arange(n)
-    if not bool(np.all(group[1:] >= group[:-1])):
-        return _stable_argsort(key)
-    same = group[1:] == group[:-1]
-    multi = np.zeros(n, dtype=bool)
-    multi[1:] |= same
-    multi[:-1] |= same
-    sub = np.flatnonzero(multi)
-    order = np.arange(n)
-    order[sub] = sub[_stable_argsort(key[sub])]
-    return order
-
-
-def _stable_argsort(key: np.ndarray) -> np.ndarray:
-    """Stable argsort: the (SIMD) quicksort, then ties put back in input order (about 2x numpy's timsort)."""
-    order = np.argsort(key)
-    ranked = key[order]
-    tie = ranked[1:] == ranked[:-1]
-    if tie.any():
-        in_tie = np.zeros(len(key), dtype=bool)
-        in_tie[1:] |= tie
-        in_tie[:-1] |= tie
-        sub = np.flatnonzero(in_tie)
-        seg = order[sub]
-        order[sub] = seg[np.lexsort((seg, ranked[sub]))]
-    return order
-
-
-def _desc_rank(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense rank of each value, largest first (hash the few distinct values, sort only those)."""
-    codes, uniq = pd.factorize(values)
-    rank_of = np.empty(len(uniq), dtype=np.int64)
-    rank_of[np.argsort(-np.asarray(uniq), kind="stable")] = np.arange(len(uniq))
-    return rank_of[codes], max(len(uniq), 1)
-
-
-def _time_ordered(user: np.ndarray, ts: np.ndarray, item: np.ndarray) -> bool:
-    """Whether events are already sorted by user, time, item (canonical frames are): skips a 3-key sort."""
-    if len(user) < 2:
-        return True
-    du, dt, di = np.diff(user), np.diff(ts), np.diff(item)
-    return bool(np.all((du > 0) | ((du == 0) & ((dt > 0) | ((dt == 0) & (di >= 0))))))
-
-
-def _cell_sums(
-    cell_win: np.ndarray, cat: np.ndarray, w: np.ndarray, c: np.ndarray, n_win: int, n_cat: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sum weights and counts per (window, category) cell; ``cell_win`` is sorted.
-
-    Dense ``bincount`` over blocks of windows of ``_BLOCK_CELLS`` cells (cache-sized): linear in events plus
-    cells, with no hashing. When windows hold few events (cells would be mostly empty), a stable sort of the
-    cell keys, which are already sorted by window, groups them instead.
-    """
-    if n_win * n_cat > 4 * len(cell_win):  # few events per window: sorting the cells is cheaper
-        cell = cell_win.astype(np.int64) * n_cat + cat
-        order = np.argsort(cell, kind="stable")  # nearly sorted already (by window): timsort runs
-        cell = cell[order]
-        first = np.concatenate([[True], cell[1:] != cell[:-1]])
-        group = np.cumsum(first) - 1
-        return cell[first], np.bincount(group, weights=w[order]), np.bincount(group, weights=c[order])
-    block = max(1, _BLOCK_CELLS // max(n_cat, 1))
-    edges = np.arange(0, n_win + block, block)
-    cuts = np.searchsorted(cell_win, edges)
-    out_cells, out_sums, out_counts = [], [], []
-    for w0, lo, hi in zip(edges[:-1].tolist(), cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
-        if lo == hi:
-            continue
-        local = (cell_win[lo:hi] - w0) * n_cat + cat[lo:hi]
-        size = (min(n_win, w0 + block) - w0) * n_cat
-        counts = np.bincount(local, weights=c[lo:hi], minlength=size)
-        cells = np.flatnonzero(counts)
-        out_sums.append(np.bincount(local, weights=w[lo:hi], minlength=size)[cells])
-        out_counts.append(counts[cells])
-        out_cells.append(cells + w0 * n_cat)
-    return np.concatenate(out_cells), np.concatenate(out_sums), np.concatenate(out_counts)
 
 
 def user_windows(
