@@ -18,12 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from interest_tools import state
 from interest_tools.data import Dataset, attach_catalog, canonicalize_events, load_events, load_items
+from interest_tools.distributed import RayConfig
 from interest_tools.embed import embed_matrix, embeddings_name, item_text
 from interest_tools.errors import ConfigError, DataValidationError, InterestToolsError
 from interest_tools.forecast import ForecastConfig
 from interest_tools.forecast.train import train_forecaster
 from interest_tools.store import WindowDoc
-from interest_tools.summarize import LLMSummarizer, SummaryConfig, TemplateSummarizer
+from interest_tools.summarize import LLMSummarizer, Summarizer, SummaryConfig, TemplateSummarizer, WindowSummary
 from interest_tools.windows import Window, WindowConfig, WindowTable, compute_windows
 
 if TYPE_CHECKING:
@@ -44,6 +45,14 @@ class BuildConfig(BaseModel):
     summary: SummaryConfig = Field(default_factory=SummaryConfig, description="Summary wording and LLM limits.")
     train_forecaster: bool = Field(default=True, description="Train the LSTM forecaster (needed by recommend).")
     forecast: ForecastConfig = Field(default_factory=ForecastConfig, description="LSTM hyperparameters.")
+    engine: Literal["local", "ray"] = Field(
+        default="local",
+        description=(
+            "Where windows, summaries and embeddings are computed: this process, or Ray workers "
+            "(settings.ray_address; the store and the forecaster stay with this process)."
+        ),
+    )
+    ray: RayConfig = Field(default_factory=RayConfig, description="Batch sizes and pool size for engine='ray'.")
 
 
 class BuildReport(BaseModel):
@@ -71,9 +80,12 @@ def window_config_from_label(label: str) -> WindowConfig:
     return WindowConfig(freq=label)  # type: ignore[arg-type]
 
 
-def _summarizer(engine: Engine, config: BuildConfig) -> TemplateSummarizer | LLMSummarizer:
-    if config.summarizer == "template":
-        return TemplateSummarizer(config.summary)
+def chat_model_for(engine: Engine) -> Any:
+    """The engine's chat model, else one made from its settings.
+
+    Raises:
+        ConfigError: Neither exists.
+    """
     chat = engine.chat_model
     if chat is None:
         from interest_tools.summarize import make_chat_model
@@ -84,19 +96,37 @@ def _summarizer(engine: Engine, config: BuildConfig) -> TemplateSummarizer | LLM
             "--summarizer llm needs a chat model: set OPENAI_API_KEY and INTEREST_TOOLS_CHAT_MODEL "
             "(e.g. gpt-4o-mini), or pass chat_model=..., or use --summarizer template"
         )
+    return chat
+
+
+def _summarizer(engine: Engine, config: BuildConfig) -> TemplateSummarizer | LLMSummarizer:
+    if config.summarizer == "template":
+        return TemplateSummarizer(config.summary)
+    chat = chat_model_for(engine)
     summary_cfg = config.summary.model_copy(update={"cache_dir": engine.root / state.LLM_CACHE})
     return LLMSummarizer(chat, summary_cfg)
+
+
+def summarise_table(
+    summarizer: Summarizer, table: WindowTable, users: list[str], events: pd.DataFrame, items: pd.DataFrame
+) -> tuple[list[WindowSummary], list[WindowDoc]]:
+    """Summarise the users' windows of ``table``, in order, and make their store documents."""
+    windows: list[Window] = [w for u in users for w in table.for_user(u)]
+    summaries = summarizer.summarize(windows, items, events)
+    label = table.config.label
+    return summaries, [WindowDoc.from_window(w, label, s.summary) for w, s in zip(windows, summaries, strict=True)]
+
+
+def summary_frame(summaries: list[WindowSummary], label: str) -> pd.DataFrame:
+    """The stored summaries table (one row per window, with the cut's label)."""
+    return pd.DataFrame([{**s.model_dump(), "freq": label} for s in summaries])
 
 
 def _summarise(
     engine: Engine, table: WindowTable, users: list[str], events: pd.DataFrame, items: pd.DataFrame, config: BuildConfig
 ) -> tuple[pd.DataFrame, list[WindowDoc]]:
-    windows: list[Window] = [w for u in users for w in table.for_user(u)]
-    summaries = _summarizer(engine, config).summarize(windows, items, events)
-    label = table.config.label
-    docs = [WindowDoc.from_window(w, label, s.summary) for w, s in zip(windows, summaries, strict=True)]
-    rows = [{**s.model_dump(), "freq": label} for s in summaries]
-    return pd.DataFrame(rows), docs
+    summaries, docs = summarise_table(_summarizer(engine, config), table, users, events, items)
+    return summary_frame(summaries, table.config.label), docs
 
 
 def build(
@@ -114,15 +144,26 @@ def build(
     with engine.lock, state.writer_lock(engine.root):
         state.begin_write(engine.root, "build")
         t = time.perf_counter()
-        table = compute_windows(dataset.events, dataset.items, config.window)
-        say(f"{len(table):,} {table.config.label} windows for {len(table.users()):,} users")
-        summaries, docs = _summarise(engine, table, table.users(), dataset.events, dataset.items, config)
-        timings["windows_and_summaries"] = time.perf_counter() - t
+        table: WindowTable | None = None
+        precomputed: dict[str, np.ndarray] | None = None
+        if config.engine == "ray":
+            from interest_tools.distributed import run_batch_on_ray
+
+            batch = run_batch_on_ray(engine, dataset.events, dataset.items, config, say)
+            summaries, docs = summary_frame(batch.summaries, config.window.label), batch.docs
+            precomputed = batch.vectors
+            n_users = batch.n_users
+        else:
+            table = compute_windows(dataset.events, dataset.items, config.window)
+            n_users = len(table.users())
+            say(f"{len(table):,} {table.config.label} windows for {n_users:,} users")
+            summaries, docs = _summarise(engine, table, table.users(), dataset.events, dataset.items, config)
+        timings["ray_batch" if config.engine == "ray" else "windows_and_summaries"] = time.perf_counter() - t
         t = time.perf_counter()
         say(f"embedding {len(dataset.items):,} items")
-        item_report = engine.store.upsert_items(dataset.items)
+        item_report = engine.store.upsert_items(dataset.items, vectors=precomputed)
         say(f"embedding {len(docs):,} window summaries")
-        win_report = engine.store.upsert_windows(docs)
+        win_report = engine.store.upsert_windows(docs, vectors=precomputed)
         keep = {d.doc_id for d in docs}
         engine.store.delete_windows([rid for rid in engine.store.window_ids() if rid not in keep])
         timings["embed_and_store"] = time.perf_counter() - t
@@ -134,7 +175,9 @@ def build(
             t = time.perf_counter()
             fc_config = window_config_from_label(config.forecast.window_label)
             fc_table = (
-                table if fc_config == config.window else compute_windows(dataset.events, dataset.items, fc_config)
+                table
+                if table is not None and fc_config == config.window
+                else compute_windows(dataset.events, dataset.items, fc_config)
             )
             say(f"training the LSTM forecaster on {fc_config.label} windows")
             vectors = catalog_vectors(engine, dataset.items)
@@ -153,9 +196,9 @@ def build(
                 embedding_model=embeddings_name(engine.embeddings),
                 summarizer=config.summarizer,
                 n_events=len(dataset.events),
-                n_users=len(table.users()),
+                n_users=n_users,
                 n_items=len(dataset.items),
-                n_windows=len(table),
+                n_windows=len(docs),
                 updated_at=state.now(),
             ),
         )
@@ -163,12 +206,12 @@ def build(
         engine.reset_cache()
     return BuildReport(
         n_events=len(dataset.events),
-        n_users=len(table.users()),
+        n_users=n_users,
         n_items=len(dataset.items),
-        n_windows=len(table),
+        n_windows=len(docs),
         items_embedded=item_report.n_embedded,
         windows_embedded=win_report.n_embedded,
-        users_touched=len(table.users()),
+        users_touched=n_users,
         forecaster_trained=config.train_forecaster,
         duplicates_dropped=dataset.report.duplicates_dropped,
         warnings=list(dataset.report.warnings),

@@ -44,6 +44,13 @@ def build(
     summarizer: Annotated[str, typer.Option(help="template (offline) or llm (settings.chat_model).")] = "template",
     forecaster: Annotated[bool, typer.Option(help="Train the LSTM forecaster.")] = True,
     epochs: Annotated[int | None, typer.Option(help="Forecaster epochs (default: the config's).")] = None,
+    engine_kind: Annotated[
+        str, typer.Option("--engine", help="local (this process) or ray (windows, summaries, embeddings on Ray).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster ('auto', 'ray://head:10001'); default: RAY_ADDRESS, else a local Ray."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build windows, summaries, the item and window collections, and the forecaster."""
@@ -52,6 +59,8 @@ def build(
 
     if summarizer not in ("template", "llm"):
         raise ConfigError(f"--summarizer must be template or llm, not '{summarizer}'")
+    if engine_kind not in ("local", "ray"):
+        raise ConfigError(f"--engine must be local or ray, not '{engine_kind}'")
     data = resolve_dataset(dataset, events, items)
     forecast = ForecastConfig() if epochs is None else ForecastConfig(epochs=epochs)
     noun = "movies" if data.name == "movielens-small" else "items"
@@ -62,9 +71,12 @@ def build(
             "summary": {"noun": noun},
             "train_forecaster": forecaster,
             "forecast": forecast.model_dump(),
+            "engine": engine_kind,
         }
     )
     engine = engine_from(store, chroma_url)
+    if ray_address is not None:
+        engine.settings.ray_address = ray_address
     report = engine.build(data, config, progress=progress_printer())
     if as_json:
         print_json(report.model_dump())

@@ -96,6 +96,16 @@ class SentenceTransformerEmbeddings:
         self._lock = threading.Lock()
         self.n_embedded = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the configuration only (Ray ships the object to workers, each loads its own model)."""
+        return {"config": self.config, "n_embedded": self.n_embedded}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.config = state["config"]
+        self.n_embedded = state["n_embedded"]
+        self._model = None
+        self._lock = threading.Lock()
+
     @property
     def model_name(self) -> str:
         """The model name recorded in store metadata; int8 backends make other vectors, so they are named apart.

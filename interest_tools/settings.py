@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         default=None, description="Base URL of an OpenAI-compatible endpoint (None uses OpenAI's)."
     )
     llm_max_concurrency: int = Field(default=4, ge=1, description="Concurrent LLM calls when summarising.")
+    ray_address: str | None = Field(
+        default=None,
+        description=(
+            "Ray cluster for `build --engine ray` ('auto', 'ray://head:10001'); None uses RAY_ADDRESS when set, "
+            "else starts a local Ray on this machine."
+        ),
+    )
     seed: int = Field(default=2020, description="Seed for every random number generator.")
 
     @property

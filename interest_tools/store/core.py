@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -17,6 +17,7 @@ from interest_tools.settings import Settings
 from interest_tools.store import backend, health, writer
 from interest_tools.store.models import ItemHit, StoreConfig, UpsertReport, WindowDoc, WindowHit, item_id_to_store
 from interest_tools.store.records import (
+    HASH_KEY,
     Records,
     item_hit,
     item_records,
@@ -136,7 +137,11 @@ class InterestStore:
             matrix = self.embeddings.encode(texts, show_progress=False)
         else:
             matrix = embed_matrix(self.embeddings, texts)
-        matrix = backend.normalised(np.asarray(matrix, dtype=np.float32), len(texts), what)
+        return self._accept(matrix, len(texts), what)
+
+    def _accept(self, matrix: Any, n_rows: int, what: str) -> np.ndarray:
+        """Normalise vectors (made here or given) and check their dimension against the store's."""
+        matrix = backend.normalised(np.asarray(matrix, dtype=np.float32), n_rows, what)
         self._use_dimension(int(matrix.shape[1]))
         return matrix
 
@@ -153,7 +158,13 @@ class InterestStore:
             raise ConfigError(f"query vector has {q.shape[0]} values but the store holds {dim}-dim vectors")
         return backend.normalised(q[None, :], 1, "query")[0]
 
-    def _write(self, which: Literal["items", "windows"], records: Records, show_progress: bool | None) -> UpsertReport:
+    def _write(
+        self,
+        which: Literal["items", "windows"],
+        records: Records,
+        show_progress: bool | None,
+        vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> UpsertReport:
         show = self.config.show_progress if show_progress is None else show_progress
         return writer.write_records(
             self._col(which),
@@ -163,6 +174,7 @@ class InterestStore:
             show_progress=show,
             what=which,
             location=self.location,
+            given=(vectors, lambda matrix: self._accept(matrix, len(matrix), which)) if vectors else None,
         )
 
     def _window_where(self, user_id: str, freq: str | None) -> dict[str, Any]:
@@ -176,27 +188,41 @@ class InterestStore:
 
     # ------------------------------------------------------------------------------------ writes
 
-    def upsert_items(self, items: pd.DataFrame, show_progress: bool | None = None) -> UpsertReport:
+    def upsert_items(
+        self,
+        items: pd.DataFrame,
+        show_progress: bool | None = None,
+        vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> UpsertReport:
         """Embed and store items; items whose text is unchanged are not re-embedded.
 
         Args:
             items: Canonical items (``item_id``, ``title``, ``categories``, optional ``description``).
             show_progress: Progress bar; None uses the config (terminal only).
+            vectors: Vectors already computed with this store's model, keyed by
+                :func:`~interest_tools.embed.content_hash` of (text, model); texts not found are embedded here.
 
         Raises:
             DataValidationError: Missing column, empty id or title, duplicate id (nothing written).
             StoreError: Embedding dimension differs from the store's, or Chroma fails.
         """
-        return self._write("items", item_records(items, self.model_name), show_progress)
+        return self._write("items", item_records(items, self.model_name), show_progress, vectors)
 
-    def upsert_windows(self, docs: Sequence[WindowDoc], show_progress: bool | None = None) -> UpsertReport:
+    def upsert_windows(
+        self,
+        docs: Sequence[WindowDoc],
+        show_progress: bool | None = None,
+        vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> UpsertReport:
         """Embed and store window summaries (id ``window:<user>:<freq>:<index>``); unchanged text is skipped.
+
+        ``vectors`` are precomputed vectors keyed by content hash, as for :meth:`upsert_items`.
 
         Raises:
             DataValidationError: Empty text or duplicate id (nothing written).
             StoreError: Embedding dimension differs from the store's, or Chroma fails.
         """
-        return self._write("windows", window_records(docs, self.model_name), show_progress)
+        return self._write("windows", window_records(docs, self.model_name), show_progress, vectors)
 
     def replace_user_windows(self, user_id: str, freq: str, docs: Sequence[WindowDoc]) -> UpsertReport:
         """Make ``docs`` the user's complete set of ``freq`` windows: upsert them, then delete the others.
@@ -305,17 +331,11 @@ class InterestStore:
 
     def all_item_vectors(self) -> tuple[list[str], np.ndarray]:
         """Every stored item id (sorted) and its vector (matrix rows in the same order)."""
-        collection = self._col("items")
         ids: list[str] = []
         vectors: list[np.ndarray] = []
-        offset, batch = 0, self._batch()
-        while True:
-            got = collection.get(limit=batch, offset=offset, include=cast(Any, ["embeddings", "metadatas"]))
-            if not got["ids"]:
-                break
+        for got in writer.pages(self._col("items"), ["embeddings", "metadatas"], batch=self._batch()):
             ids += [str(dict(m or {})["item_id"]) for m in got["metadatas"] or []]
             vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
-            offset += len(got["ids"])
         if not ids:
             return [], np.zeros((0, self.dimension or 0), dtype=np.float32)
         order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
@@ -364,6 +384,11 @@ class InterestStore:
     def window_ids(self, freq: str | None = None) -> list[str]:
         """Store ids of every window (optionally of one freq), sorted."""
         return writer.all_ids(self._col("windows"), {"freq": freq} if freq is not None else None, batch=self._batch())
+
+    def content_hashes(self, which: Literal["items", "windows"]) -> set[str]:
+        """Content hashes of every stored record of one collection (texts that need no embedding again)."""
+        pages = writer.pages(self._col(which), ["metadatas"], batch=self._batch())
+        return {str(m[HASH_KEY]) for got in pages for m in got["metadatas"] or [] if m and HASH_KEY in m}
 
     def item_ids(self) -> list[str]:
         """Item ids of every stored item, sorted."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import GetResult
 from tqdm import tqdm
 
 from interest_tools.errors import ConfigError, StoreError
@@ -36,11 +37,15 @@ def write_records(
     show_progress: bool | None,
     what: str,
     location: str,
+    given: tuple[Mapping[str, np.ndarray], Callable[[np.ndarray], np.ndarray]] | None = None,
 ) -> UpsertReport:
     """Embed and upsert new or changed records, rewrite metadata-only changes, skip identical ones.
 
     Records are written batch by batch, each complete (vector, text, metadata, hash), so a write that
     fails part-way leaves only whole records and re-running it finishes the job.
+
+    ``given`` holds vectors computed elsewhere (e.g. by Ray workers) keyed by content hash, with the check they
+    pass (normalise, dimension) before use; records whose hash it lacks are embedded with ``embed``.
 
     Raises:
         StoreError: Chroma fails, or ``embed`` refuses the vectors (before that batch is written).
@@ -60,7 +65,7 @@ def write_records(
         with tqdm(total=len(to_embed), desc=f"embedding {what}", unit=what.rstrip("s"), disable=not show) as bar:
             for chunk in chunks(to_embed, batch):
                 texts = [records.texts[i] for i in chunk]
-                vectors = embed(texts)
+                vectors = _vectors(chunk, records, embed, given)
                 collection.upsert(
                     ids=[records.ids[i] for i in chunk],
                     embeddings=vectors,
@@ -88,6 +93,28 @@ def write_records(
     )
 
 
+def _vectors(
+    chunk: Sequence[int],
+    records: Records,
+    embed: Callable[[list[str]], np.ndarray],
+    given: tuple[Mapping[str, np.ndarray], Callable[[np.ndarray], np.ndarray]] | None,
+) -> np.ndarray:
+    """Vectors of one batch of records: the given ones (checked) where their hash has one, the rest embedded."""
+    known, accept = given if given else ({}, None)
+    hashes = [records.metadatas[i][HASH_KEY] for i in chunk]
+    have = [j for j, h in enumerate(hashes) if h in known]
+    if not have or accept is None:
+        return embed([records.texts[i] for i in chunk])
+    matrix = accept(np.stack([known[hashes[j]] for j in have]))
+    if len(have) == len(chunk):
+        return matrix
+    rest = [j for j, h in enumerate(hashes) if h not in known]
+    fresh = embed([records.texts[chunk[j]] for j in rest])
+    out = np.empty((len(chunk), matrix.shape[1]), dtype=np.float32)
+    out[have], out[rest] = matrix, fresh
+    return out
+
+
 def delete_ids(collection: Collection, ids: Iterable[str], *, batch: int, location: str) -> int:
     """Delete records by store id; returns how many existed."""
     present = 0
@@ -98,6 +125,17 @@ def delete_ids(collection: Collection, ids: Iterable[str], *, batch: int, locati
     except Exception as exc:
         raise StoreError(f"deleting from {location} failed: {exc}. Fix: re-run the same delete") from exc
     return present
+
+
+def pages(collection: Collection, include: list[str], *, batch: int) -> Iterator[GetResult]:
+    """Every record of a collection, ``batch`` at a time (``include`` as for ``Collection.get``)."""
+    offset = 0
+    while True:
+        got = collection.get(limit=batch, offset=offset, include=cast(Any, include))
+        if not got["ids"]:
+            return
+        yield got
+        offset += len(got["ids"])
 
 
 def all_ids(collection: Collection, where: dict[str, Any] | None, *, batch: int) -> list[str]:
