@@ -101,6 +101,14 @@ class Dataset:
         return self.events[self.events["user_id"] == user_id]
 
 
+def user_row_ranges(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per user of user-sorted (canonical) events: ``user_id`` and its rows ``[start, stop)``."""
+    users = events["user_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, dtype=np.int64)
+    stops = np.r_[starts[1:], len(users)].astype(np.int64)
+    return pd.DataFrame({"user_id": users[starts].astype(str), "start": starts, "stop": stops})
+
+
 def _apply_column_map(
     frame: pd.DataFrame, column_map: Mapping[str, str] | None, *, what: str, source: str
 ) -> pd.DataFrame:

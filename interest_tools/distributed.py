@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from interest_tools.data import user_row_ranges
 from interest_tools.embed import EmbeddingsLike, embed_matrix, embeddings_name
 from interest_tools.errors import ConfigError, InterestToolsError
 from interest_tools.settings import Settings
@@ -203,14 +204,6 @@ class _WindowWorker:
         )
 
 
-def _user_ranges(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per user: ``user_id`` and its ``[start, stop)`` rows in the user-sorted events."""
-    users = events["user_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.zeros(0, dtype=np.int64)
-    stops = np.r_[starts[1:], len(users)]
-    return pd.DataFrame({"user_id": users[starts].astype(str), "start": starts, "stop": stops})
-
-
 def _pool(ray: Any, config: RayConfig, n_rows: int, per_batch: int) -> dict[str, Any]:
     """map_batches arguments: an actor pool as large as the cluster allows, and batches that keep it busy."""
     workers = config.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // config.cpus_per_worker))
@@ -252,7 +245,7 @@ def run_batch_on_ray(
         ctx.enable_progress_bars = sys.stderr.isatty()
         say(f"Ray: {ray.cluster_resources().get('CPU', 0):g} CPUs")
         vectors: dict[str, np.ndarray] = _embed_items(ray, engine, items, model_name, config.ray)
-        ranges = _user_ranges(events)
+        ranges = user_row_ranges(events)
         known = ray.put(engine.store.content_hashes("windows"))
         say(f"Ray: windows, summaries and embeddings of {len(ranges):,} users")
         try:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from interest_tools import state
-from interest_tools.data import Dataset
+from interest_tools.data import Dataset, user_row_ranges
 from interest_tools.embed import EmbeddingsLike, SentenceTransformerEmbeddings, embeddings_name
 from interest_tools.errors import InterestToolsError, UnknownUserError
 from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
@@ -35,9 +35,9 @@ from interest_tools.recommend import (
     Preferences,
     Recommendations,
     RecommendConfig,
-    UserContext,
     catalog_maps,
     recommend,
+    user_context,
 )
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore, WindowHit
@@ -146,8 +146,26 @@ class Engine:
 
     @cached_property
     def popularity(self) -> pd.Series:
-        """Interaction counts per item id."""
-        return self.dataset.events["item_id"].value_counts()
+        """Interaction counts per item id (object-dtype index: fast per-request lookups)."""
+        counts = self.dataset.events["item_id"].value_counts()
+        return pd.Series(counts.to_numpy(), index=pd.Index(counts.index.tolist(), dtype=object))
+
+    @cached_property
+    def item_ids(self) -> pd.Index:
+        """Catalog item ids in catalog order, as an object-dtype index (Arrow strings are slow one by one)."""
+        return pd.Index(self.dataset.items["item_id"].tolist(), dtype=object)
+
+    @cached_property
+    def user_event_rows(self) -> dict[str, tuple[int, int]]:
+        """Each user's rows ``[start, stop)`` in the user-sorted events (a slice instead of a scan per request)."""
+        ranges = user_row_ranges(self.dataset.events)
+        bounds = zip(ranges["start"].tolist(), ranges["stop"].tolist(), strict=True)
+        return dict(zip(ranges["user_id"].tolist(), bounds, strict=True))
+
+    def user_events(self, user_id: str) -> pd.DataFrame:
+        """The user's events (empty when unknown)."""
+        start, stop = self.user_event_rows.get(user_id, (0, 0))
+        return self.dataset.events.iloc[start:stop]
 
     @cached_property
     def titles(self) -> dict[str, str]:
@@ -157,7 +175,8 @@ class Engine:
     def reset_cache(self) -> None:
         """Forget loaded data and models (after a write)."""
         for name in ("build_state", "dataset", "window_config", "windows", "forecast_windows", "summaries",
-                     "forecaster", "popularity", "item_index", "catalog_maps", "titles"):  # fmt: skip
+                     "forecaster", "popularity", "item_index", "catalog_maps", "titles", "item_ids",
+                     "user_event_rows"):  # fmt: skip
             self.__dict__.pop(name, None)
 
     def users(self) -> list[str]:
@@ -267,26 +286,7 @@ class Engine:
         """Recommend items for the user's next window, each with a reason."""
         self.check_user(user_id)
         raw, item_scores = self.forecaster.forecast_and_scores(user_id)  # one LSTM pass for both
-        forecast = self._framed(raw)
-        events = self.dataset.user_events(user_id)
-        rated = events.sort_values(["rating", "timestamp"], ascending=[False, False], na_position="last")
-        top = rated.head(50)
-        history = [
-            (i, None if np.isnan(r) else float(r))
-            for i, r in zip(top["item_id"].tolist(), top["rating"].tolist(), strict=True)
-        ]
-        scores = pd.Series(item_scores, index=self.dataset.items["item_id"].to_numpy())
-        ctx = UserContext(
-            user_id=user_id,
-            seen=set(events["item_id"].tolist()),
-            history=history[:50],
-            category_weights=forecast.category_weights,
-            rising=[c.category for c in forecast.rising],
-            interest_vector=np.asarray(forecast.interest_vector, dtype=np.float32)
-            if forecast.interest_vector
-            else None,
-            model_scores=scores,
-        )
+        ctx = user_context(self._framed(raw), self.user_events(user_id), item_scores, self.item_ids)
         cfg = (config or RecommendConfig()).model_copy(update={"k": k})
         return recommend(
             ctx, index=self.item_index, items=self.dataset.items, popularity=self.popularity, config=cfg,

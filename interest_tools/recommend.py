@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from interest_tools.forecast.types import Forecast
 
 
 class ItemIndex(Protocol):
@@ -95,6 +98,33 @@ class UserContext:
     rising: list[str]
     interest_vector: np.ndarray | None
     model_scores: pd.Series | None = None  # item_id -> score from the forecaster
+
+
+def user_context(
+    forecast: Forecast, events: pd.DataFrame, item_scores: np.ndarray | None, item_ids: pd.Index
+) -> UserContext:
+    """The evidence recommend needs: the user's events and one forecaster pass.
+
+    Args:
+        forecast: The (framed) forecast of the user's next window.
+        events: The user's canonical events.
+        item_scores: The forecaster's score of every catalog item (catalog order), if any.
+        item_ids: The catalog's item ids in catalog order (an object-dtype index is fastest to look up).
+    """
+    rated = events.sort_values(["rating", "timestamp"], ascending=[False, False], na_position="last").head(50)
+    history = [
+        (i, None if np.isnan(r) else float(r))
+        for i, r in zip(rated["item_id"].tolist(), rated["rating"].tolist(), strict=True)
+    ]
+    return UserContext(
+        user_id=forecast.user_id,
+        seen=set(events["item_id"].tolist()),
+        history=history,
+        category_weights=forecast.category_weights,
+        rising=[c.category for c in forecast.rising],
+        interest_vector=np.asarray(forecast.interest_vector, dtype=np.float32) if forecast.interest_vector else None,
+        model_scores=None if item_scores is None else pd.Series(item_scores, index=item_ids),
+    )
 
 
 def rank_normalise(scores: pd.Series) -> pd.Series:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,23 +82,39 @@ class WindowTable:
         pairs = zip(self.categories[self.cat_codes[lo:hi]].tolist(), self.cat_weights[lo:hi].tolist(), strict=True)
         return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
 
+    @cached_property
+    def _columns(self) -> dict[str, Any]:
+        """The frame's columns as arrays (row access on a DataFrame costs far more than on an array)."""
+        f = self.frame
+        start, end = f["start"].dt.tz_convert("UTC"), f["end"].dt.tz_convert("UTC")
+        return {
+            "user_id": f["user_id"].to_numpy(dtype=object),
+            "index": f["index"].to_numpy(),
+            "start": start.array.asi8,
+            "end": end.dt.as_unit(start.dt.unit).array.asi8,
+            "unit": start.dt.unit,
+            "n_events": f["n_events"].to_numpy(),
+            "mean_rating": f["mean_rating"].to_numpy(dtype=float, na_value=np.nan),
+        }
+
     def window(self, row: int) -> Window:
         """Materialise one row as a :class:`Window` (with new and faded categories)."""
-        rec = self.frame.iloc[row]
+        col = self._columns
         cats = self.category_dict(row)
         lo, hi = self.item_indptr[row], self.item_indptr[row + 1]
         items = self.item_ids[self.item_codes[lo:hi]].tolist()
-        user = str(rec["user_id"])
+        user = str(col["user_id"][row])
         prev: dict[str, float] = {}
         if row > 0 and self.user_rows[user][0] < row:
             prev = self.category_dict(row - 1)
-        mean = rec["mean_rating"]
+        mean = col["mean_rating"][row]
+        unit = col["unit"]
         return Window(
             user_id=user,
-            index=int(rec["index"]),
-            start=rec["start"].to_pydatetime(),
-            end=rec["end"].to_pydatetime(),
-            n_events=int(rec["n_events"]),
+            index=int(col["index"][row]),
+            start=pd.Timestamp(int(col["start"][row]), unit=unit, tz="UTC").to_pydatetime(),
+            end=pd.Timestamp(int(col["end"][row]), unit=unit, tz="UTC").to_pydatetime(),
+            n_events=int(col["n_events"][row]),
             item_ids=items,
             category_weights={k: round(v, 6) for k, v in cats.items()},
             top_items=items[: self.config.top_k],

@@ -15,13 +15,13 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from interest_tools.build import BuildConfig, summarise_table
+from interest_tools.data import user_row_ranges
 from interest_tools.distributed import (
     RayConfig,
     _decode,
     _interest_error,
     _ItemEmbedder,
     _SummarizerSpec,
-    _user_ranges,
     _WindowWorker,
     ray_session,
 )
@@ -44,7 +44,7 @@ def test_configs_round_trip() -> None:
 
 
 def test_user_ranges_cover_each_user_once(events: pd.DataFrame) -> None:
-    ranges = _user_ranges(events)
+    ranges = user_row_ranges(events)
     assert ranges["user_id"].tolist() == ["u1", "u2", "u3"]
     assert ranges["start"].iloc[0] == 0 and ranges["stop"].iloc[-1] == len(events)
     for row in ranges.itertuples():
@@ -62,7 +62,7 @@ def test_window_worker_matches_the_local_summaries_for_any_split(
     model = "DeterministicFakeEmbedding-16"
     known = {content_hash(docs[0].text.strip(), model)}  # one summary is already stored: not embedded again
     worker = _WindowWorker(EMB, _SummarizerSpec("template", SummaryConfig()), window, events, items, known)
-    ranges = _user_ranges(events).set_index("user_id")
+    ranges = user_row_ranges(events).set_index("user_id")
     out = pd.concat([worker(ranges.loc[users].reset_index()) for users in split], ignore_index=True)
     got = {(d.user_id, d.index): d for d in map(WindowDoc.model_validate_json, out["doc"])}
     assert len(out) == len(docs)
