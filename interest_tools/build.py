@@ -17,10 +17,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from interest_tools import state
-from interest_tools.data import Dataset, attach_catalog, canonicalize_events, load_events, load_items
+from interest_tools.data import Dataset, attach_catalog, canonicalize_events, check_dataset, load_events, load_items
 from interest_tools.distributed import RayConfig
 from interest_tools.embed import embed_matrix, embeddings_name, item_text
-from interest_tools.errors import ConfigError, DataValidationError, InterestToolsError
+from interest_tools.errors import ConfigError, InterestToolsError
 from interest_tools.forecast import ForecastConfig
 from interest_tools.forecast.train import train_forecaster
 from interest_tools.store import WindowDoc
@@ -355,48 +355,3 @@ def _merge_catalog(catalog: pd.DataFrame, new_items: pd.DataFrame | None) -> tup
     keep = catalog[~catalog["item_id"].isin(new_items["item_id"])]
     merged = pd.concat([keep, new_items]).sort_values("item_id", kind="stable").reset_index(drop=True)
     return merged, changed
-
-
-EVENT_COLUMNS = ("user_id", "item_id", "timestamp", "rating", "weight", "event", "text")
-ITEM_COLUMNS = ("item_id", "title", "categories", "description")
-
-
-def check_dataset(dataset: Dataset) -> None:
-    """Check that a dataset is canonical (as :func:`interest_tools.data.load_dataset` returns it) before a build.
-
-    Raises:
-        DataValidationError: A column is missing, an id is empty, a time is missing or not UTC, a weight is
-            negative or not finite, an item id repeats, or there are no events or no items.
-    """
-    fix = "load the data with interest_tools.data.load_dataset (or the CLI's --events/--items)"
-    for frame, columns, where in (
-        (dataset.events, EVENT_COLUMNS, "<Dataset.events>"),
-        (dataset.items, ITEM_COLUMNS, "<Dataset.items>"),
-    ):
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataValidationError(f"missing column(s) {missing}", source=where, column=missing[0], fix=fix)
-        if frame.empty:
-            raise DataValidationError("no rows: a build needs at least one event and one item", source=where, fix=fix)
-        for column in ("user_id", "item_id") if where == "<Dataset.events>" else ("item_id",):
-            bad = frame[column].isna().to_numpy() | (frame[column].astype(str).str.strip() == "").to_numpy()
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0]) + 1
-                raise DataValidationError(f"empty {column}", source=where, row=row, column=column, fix=fix)
-    events = dataset.events
-    ts = events["timestamp"]
-    if not isinstance(ts.dtype, pd.DatetimeTZDtype) or ts.isna().any():
-        raise DataValidationError(
-            f"timestamps must be timezone-aware datetimes without gaps (dtype {ts.dtype})",
-            source="<Dataset.events>", column="timestamp", fix=fix,
-        )  # fmt: skip
-    weight = pd.to_numeric(events["weight"], errors="coerce").to_numpy(dtype="float64")
-    bad = ~np.isfinite(weight) | (weight < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0]) + 1
-        raise DataValidationError("weight must be a finite number >= 0", source="<Dataset.events>", row=row,
-                                  column="weight", fix=fix)  # fmt: skip
-    dup = dataset.items["item_id"].duplicated().to_numpy()
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0]) + 1
-        raise DataValidationError("duplicate item_id", source="<Dataset.items>", row=row, column="item_id", fix=fix)

@@ -309,3 +309,44 @@ def load_dataset(
     event_frame, report = load_events(events, event_columns)
     attach_catalog(event_frame, item_frame, report)
     return Dataset(events=event_frame, items=item_frame, name=name, report=report)
+
+
+def check_dataset(dataset: Dataset) -> None:
+    """Check that a dataset is canonical (as :func:`interest_tools.data.load_dataset` returns it) before a build.
+
+    Raises:
+        DataValidationError: A column is missing, an id is empty, a time is missing or not UTC, a weight is
+            negative or not finite, an item id repeats, or there are no events or no items.
+    """
+    fix = "load the data with interest_tools.data.load_dataset (or the CLI's --events/--items)"
+    for frame, columns, where in (
+        (dataset.events, EVENT_REQUIRED + EVENT_OPTIONAL, "<Dataset.events>"),
+        (dataset.items, ITEM_REQUIRED + ITEM_OPTIONAL, "<Dataset.items>"),
+    ):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DataValidationError(f"missing column(s) {missing}", source=where, column=missing[0], fix=fix)
+        if frame.empty:
+            raise DataValidationError("no rows: a build needs at least one event and one item", source=where, fix=fix)
+        for column in ("user_id", "item_id") if where == "<Dataset.events>" else ("item_id",):
+            bad = frame[column].isna().to_numpy() | (frame[column].astype(str).str.strip() == "").to_numpy()
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0]) + 1
+                raise DataValidationError(f"empty {column}", source=where, row=row, column=column, fix=fix)
+    events = dataset.events
+    ts = events["timestamp"]
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype) or ts.isna().any():
+        raise DataValidationError(
+            f"timestamps must be timezone-aware datetimes without gaps (dtype {ts.dtype})",
+            source="<Dataset.events>", column="timestamp", fix=fix,
+        )  # fmt: skip
+    weight = pd.to_numeric(events["weight"], errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isfinite(weight) | (weight < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1
+        raise DataValidationError("weight must be a finite number >= 0", source="<Dataset.events>", row=row,
+                                  column="weight", fix=fix)  # fmt: skip
+    dup = dataset.items["item_id"].duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0]) + 1
+        raise DataValidationError("duplicate item_id", source="<Dataset.items>", row=row, column="item_id", fix=fix)

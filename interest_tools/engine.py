@@ -42,7 +42,7 @@ from interest_tools.recommend import (
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore, WindowHit
 from interest_tools.store.mirror import ItemVectorMirror
-from interest_tools.summarize import SummaryCache, WindowSummary
+from interest_tools.summarize import WindowSummary
 from interest_tools.windows import Window, WindowConfig, WindowTable, compute_windows
 
 if TYPE_CHECKING:
@@ -322,58 +322,25 @@ class Engine:
         """Delete the user's events, windows, summaries, vectors, cached LLM outputs and feedback.
 
         Chroma keeps deleted vectors in its files until they are rewritten; :meth:`compact` rebuilds the
-        collections so nothing of the user remains on disk.
+        collections so nothing of the user remains on disk (see :func:`interest_tools.maintenance.forget_user`).
         """
-        self.check_user(user_id)
-        with self.lock, state.writer_lock(self.root):
-            n_windows = self.store.forget_user(user_id)
-            events = self.dataset.events
-            kept = events[events["user_id"] != user_id]
-            summaries = self.summaries[self.summaries["user_id"] != user_id]
-            state.write_frame(self.root, state.EVENTS, kept)
-            state.write_frame(self.root, state.SUMMARIES, summaries)
-            feedback = [r for r in state.read_jsonl(self.root, state.FEEDBACK) if r.get("user_id") != user_id]
-            state.rewrite_jsonl(self.root, state.FEEDBACK, feedback)
-            n_cached = SummaryCache(self.root / state.LLM_CACHE).forget_user(user_id)
-            prior = self.build_state
-            state.write_state(self.root, prior.model_copy(update={
-                "n_events": len(kept), "n_users": int(kept["user_id"].nunique()), "n_windows": len(summaries),
-                "updated_at": state.now()}))  # fmt: skip
-            self.reset_cache()
-        return {"events": len(events) - len(kept), "windows": n_windows, "cached_summaries": n_cached}
+        from interest_tools.maintenance import forget_user
+
+        return forget_user(self, user_id)
 
     # ------------------------------------------------------------------------------------ maintenance
 
     def compact(self) -> dict[str, Any]:
-        """Rewrite the embedded Chroma files so that deleted records (e.g. a forgotten user) leave no trace.
+        """Rewrite the embedded Chroma files so that deleted records leave no trace.
 
-        Copies the live records of every collection into a fresh directory, swaps it in atomically and deletes
-        the old files (see :mod:`interest_tools.store.compact`). Nothing is embedded again. Other processes
-        reading the store should reopen it afterwards. A Chroma server (``chroma_url``) or an in-memory store is
-        not compacted (``{"compacted": False, "reason": ...}``): a server rewrites its own files.
+        See :func:`interest_tools.maintenance.compact`.
 
         Raises:
             StoreError: Another process is writing, or the copy failed (the old files are then kept).
         """
-        from interest_tools.store.compact import compact_directory
+        from interest_tools.maintenance import compact
 
-        with self.lock, state.writer_lock(self.root):
-            if self.settings.chroma_url:
-                return {"compacted": False, "reason": f"the Chroma server at {self.settings.chroma_url} owns its files"}
-            current = self._store
-            if current is not None and not current.location.endswith("chroma"):
-                return {"compacted": False, "reason": f"the store at {current.location} is not an embedded directory"}
-            config = current.config if current is not None else None
-
-            def release() -> None:
-                if self._store is not None:
-                    self._store.close()
-                    self._store = None
-
-            report = compact_directory(self.root / "chroma", release)
-            if config is not None:
-                self._store = InterestStore.open(self.embeddings, self.settings, config)
-            return report
+        return compact(self)
 
     def health_check(
         self, *, deep: bool = True, timeout_s: float = 120.0, raise_on_problem: bool = True
