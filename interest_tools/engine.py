@@ -73,6 +73,7 @@ class Engine:
             model_name=self.settings.embedding_model,
             device=self.settings.embedding_device,
             batch_size=self.settings.embedding_batch_size,
+            backend=self.settings.embedding_backend,
         )
         self.chat_model = chat_model
         self._store = store

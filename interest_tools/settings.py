@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         ),
     )
     embedding_device: str = Field(default="cpu", description="Torch device for the embedding model.")
+    embedding_backend: str = Field(
+        default="auto",
+        description=(
+            "Inference engine for the embedding weights (EmbedConfig.backend): auto (OpenVINO on CPU when installed, "
+            "else torch), torch, onnx, openvino."
+        ),
+    )
     embedding_batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
     chat_model: str | None = Field(
         default=None,

@@ -8,9 +8,7 @@ windows of the same cut.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +19,7 @@ import torch
 from interest_tools.errors import ConfigError, NotBuiltError
 from interest_tools.forecast.profile import ItemSpace, TableView, make_forecast, next_window, view_for
 from interest_tools.forecast.types import Forecast, ForecastConfig
+from interest_tools.threads import one_thread
 from interest_tools.windows import WindowConfig, WindowTable
 
 if TYPE_CHECKING:
@@ -29,29 +28,6 @@ if TYPE_CHECKING:
 
 #: Forecasts for at most this many users run on one torch thread (see :func:`one_thread`).
 SERIAL_USERS = 8
-_threads_lock = threading.Lock()
-_threads_state = {"holders": 0, "saved": 0}
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread while inside (re-entrant across threads; the first entrant's count comes back).
-
-    A one-user LSTM pass is too small to gain from intra-op threads, and when the cores are busy the threads'
-    barriers make its tail 30x slower (p95 233 ms against 6 ms here under load); training keeps every thread.
-    """
-    with _threads_lock:
-        if _threads_state["holders"] == 0:
-            _threads_state["saved"] = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _threads_state["holders"] += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_state["holders"] -= 1
-            if _threads_state["holders"] == 0:
-                torch.set_num_threads(_threads_state["saved"])
 
 
 class LSTMForecaster:
