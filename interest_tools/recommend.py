@@ -111,14 +111,15 @@ def user_context(
         item_scores: The forecaster's score of every catalog item (catalog order), if any.
         item_ids: The catalog's item ids in catalog order (an object-dtype index is fastest to look up).
     """
-    rated = events.sort_values(["rating", "timestamp"], ascending=[False, False], na_position="last").head(50)
-    history = [
-        (i, None if np.isnan(r) else float(r))
-        for i, r in zip(rated["item_id"].tolist(), rated["rating"].tolist(), strict=True)
-    ]
+    ids = events["item_id"].tolist()
+    ratings = events["rating"].to_numpy(dtype=float)
+    times = events["timestamp"].array.asi8  # type: ignore[attr-defined]
+    # highest rated first, newest first among equals, unrated last (as sort_values with na_position="last")
+    top = np.lexsort((-times, -np.nan_to_num(ratings, nan=-np.inf)))[:50]
+    history = [(ids[i], None if np.isnan(ratings[i]) else float(ratings[i])) for i in top.tolist()]
     return UserContext(
         user_id=forecast.user_id,
-        seen=set(events["item_id"].tolist()),
+        seen=set(ids),
         history=history,
         category_weights=forecast.category_weights,
         rising=[c.category for c in forecast.rising],
@@ -291,16 +292,24 @@ def _top_allowed(scores: pd.Series, allowed: Callable[[str], bool], n: int) -> p
     Walks the scores in descending order and stops after ``n`` allowed items instead of testing every item.
     """
     values = scores.to_numpy(dtype=float)
-    order = np.argsort(-values, kind="stable")
-    order = order[~np.isnan(values[order])]
     index = scores.index
     picked: list[int] = []
-    for pos in order.tolist():
-        if allowed(index[pos]):
-            picked.append(pos)
-            if len(picked) == n:
-                break
-    return scores.iloc[picked]
+    head = min(len(values), 4 * n)  # most of the best are allowed: sort a head first, everything only if needed
+    while True:
+        part = np.argpartition(-np.nan_to_num(values, nan=-np.inf), head - 1)[:head] if head < len(values) else None
+        # every score at least the head's smallest (so that ties at the cut are all kept), or everything
+        order = np.arange(len(values)) if part is None else np.flatnonzero(values >= np.nanmin(values[part]))
+        order = order[np.lexsort((order, -values[order]))]  # descending, ties in index order (a stable sort)
+        order = order[~np.isnan(values[order])]
+        picked = []
+        for pos in order.tolist():
+            if allowed(index[pos]):
+                picked.append(pos)
+                if len(picked) == n:
+                    break
+        if len(picked) == n or part is None:
+            return scores.iloc[picked]
+        head = min(len(values), head * 4)
 
 
 def _category_fit(cats: list[str], weights: Mapping[str, float], prefs: Preferences) -> float:

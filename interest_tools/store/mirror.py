@@ -17,6 +17,7 @@ import pandas as pd
 
 from interest_tools.errors import StoreError
 from interest_tools.store.models import ItemHit
+from interest_tools.threads import one_thread
 
 MAX_MIRROR_ITEMS = 500_000
 
@@ -69,7 +70,8 @@ class ItemVectorMirror:
             raise StoreError("the in-memory mirror searches by vector only; embed the text first")
         q = np.asarray(vector, dtype=np.float32)
         q = q / (float(np.linalg.norm(q)) or 1.0)
-        scores = self.vectors @ q
+        with one_thread():  # a matvec this size is memory-bound: a second thread only adds barrier waits
+            scores = self.vectors @ q
         allowed = np.ones(len(scores), dtype=bool)
         any_mask = self._mask(categories_any)
         if any_mask is not None:
@@ -77,26 +79,26 @@ class ItemVectorMirror:
         none_mask = self._mask(categories_none)
         if none_mask is not None:
             allowed &= ~none_mask
-        for item_id in exclude_ids:
-            row = self._row.get(item_id)
-            if row is not None:
-                allowed[row] = False
+        rows = [r for r in map(self._row.get, exclude_ids) if r is not None]
+        allowed[rows] = False
         scores = np.where(allowed, scores, -np.inf)
         k = min(k, int(allowed.sum()))
         if k <= 0:
             return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [
-            ItemHit(item_id=self.item_ids[r], title=self._titles[r], categories=self._cats[r], score=float(scores[r]))
-            for r in top
+        return [  # built from our own validated snapshot: no need to validate each hit again
+            ItemHit.model_construct(
+                item_id=self.item_ids[r], title=self._titles[r], categories=self._cats[r], score=float(scores[r])
+            )
+            for r in top.tolist()
         ]
 
     def get_item_vectors(self, item_ids: Sequence[str], missing: str = "nan") -> np.ndarray:
         """Vectors of the given items in order; unknown ids give NaN rows."""
-        out = np.full((len(item_ids), self.vectors.shape[1]), np.nan, dtype=np.float32)
-        for i, item_id in enumerate(item_ids):
-            row = self._row.get(item_id)
-            if row is not None:
-                out[i] = self.vectors[row]
+        rows = np.fromiter((self._row.get(i, -1) for i in item_ids), dtype=np.int64, count=len(item_ids))
+        if not len(self.vectors):
+            return np.full((len(item_ids), self.vectors.shape[1]), np.nan, dtype=np.float32)
+        out = self.vectors[np.maximum(rows, 0)]
+        out[rows < 0] = np.nan
         return out
