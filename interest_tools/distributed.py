@@ -127,8 +127,8 @@ def _import_ray() -> Any:
 def ray_session(address: str | None) -> Iterator[Any]:
     """Connect to Ray (``address``, else ``RAY_ADDRESS``, else a local Ray that is stopped afterwards)."""
     ray = _import_ray()
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset INFO lines are noise in a build log
     if ray.is_initialized():
+        _quiet()
         yield ray
         return
     target = address or os.environ.get("RAY_ADDRESS") or None
@@ -140,10 +140,17 @@ def ray_session(address: str | None) -> Iterator[Any]:
             "node), or pass its address as --ray-address / INTEREST_TOOLS_RAY_ADDRESS ('auto' on a cluster node, "
             "'ray://HOST:10001' from outside), or leave both unset to start a local Ray"
         ) from exc
+    _quiet()
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _quiet() -> None:
+    """Per-dataset INFO lines of Ray Data are noise in a build log (set after ray.init, which resets them)."""
+    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class _ItemEmbedder:
@@ -206,9 +213,10 @@ class _WindowWorker:
 
 def _pool(ray: Any, config: RayConfig, n_rows: int, per_batch: int) -> dict[str, Any]:
     """map_batches arguments: an actor pool as large as the cluster allows, and batches that keep it busy."""
-    workers = config.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // config.cpus_per_worker))
-    return {
-        "compute": ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
+    fit = max(1, int(ray.cluster_resources().get("CPU", 1) // config.cpus_per_worker))
+    workers = config.workers or fit
+    return {  # start every actor that fits at once (scaling up from one left a core idle on small jobs)
+        "compute": ray.data.ActorPoolStrategy(min_size=min(workers, fit), max_size=workers),
         "batch_size": max(1, min(per_batch, -(-n_rows // workers))),
         "num_cpus": config.cpus_per_worker,
         "batch_format": "pandas",
