@@ -250,6 +250,8 @@ def _fit(
 ) -> LSTMForecaster:
     view = TableView.build(windows, space)
     train, val = split_chunks(view, config.max_seq_len)
+    if len(val) > config.max_val_users:  # validation scores every item per user: a seeded sample bounds it
+        val = [val[i] for i in sorted(rng.choice(len(val), config.max_val_users, replace=False).tolist())]
     if not train:
         raise ConfigError(
             "too little history to train the forecaster: every user needs at least 3 windows (one to read, one to "
@@ -273,7 +275,8 @@ def _fit(
         sampler = NegativeSampler(counts, config.negatives, device=config.device)
     best, best_state, best_epoch, stale = -1.0, copy.deepcopy(model.state_dict()), 0, 0
     log: list[dict[str, float]] = []
-    started = time.monotonic()
+    deadline = time.monotonic() + 60 * config.max_train_minutes
+    out_of_time = False
     bar = _progress(config.epochs, config.show_progress)
     model.train()
     for epoch in range(1, config.epochs + 1):
@@ -281,6 +284,9 @@ def _fit(
         order = rng.permutation(len(train))
         total = 0.0
         for i in range(0, len(order), config.batch_size):
+            if time.monotonic() > deadline:  # checked per step: one epoch of a large log can take hours
+                out_of_time = True
+                break
             batch = make_batch(view, [train[j] for j in order[i : i + config.batch_size]], config.device)
             loss = batch_loss(model, batch, config, sampler)
             optimiser.zero_grad()
@@ -298,7 +304,7 @@ def _fit(
             best, best_state, best_epoch, stale = score, copy.deepcopy(model.state_dict()), epoch, 0
         else:
             stale += 1
-        if stale >= config.patience or time.monotonic() - started > 60 * config.max_train_minutes:
+        if stale >= config.patience or out_of_time or time.monotonic() > deadline:
             break
     if bar is not None:
         bar.close()  # type: ignore[attr-defined]

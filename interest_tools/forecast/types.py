@@ -92,7 +92,12 @@ class ForecastConfig(BaseModel):
     interest_loss_weight: float = Field(
         default=0.5, ge=0.0, description="Weight of the interest-vector cosine loss beside the item loss."
     )
-    max_train_minutes: float = Field(default=8.0, gt=0.0, description="Stop training after this wall time.")
+    max_train_minutes: float = Field(
+        default=8.0, gt=0.0, description="Stop training after this wall time (checked every step), keeping the best."
+    )
+    max_val_users: int = Field(
+        default=5000, ge=1, description="Users whose held-out window validates each epoch (a seeded sample above it)."
+    )
     seed: int = Field(default=2020, description="Seed for torch and numpy.")
     num_threads: int | None = Field(default=None, ge=1, description="Torch CPU threads; None keeps torch's default.")
     device: str = Field(default="cpu", description="Torch device for training and scoring, e.g. 'cpu' or 'cuda'.")

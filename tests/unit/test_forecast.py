@@ -128,6 +128,34 @@ def test_training_is_seeded_and_logged(alternating) -> None:
     assert model.config.window_label == "month"
 
 
+def test_time_cap_is_checked_every_step_not_only_per_epoch(alternating) -> None:
+    items, _, table, _ = alternating
+    cfg = TINY.model_copy(update={"epochs": 50, "batch_size": 1, "max_train_minutes": 1e-9, "patience": 50})
+    model = train_forecaster(table, items, fake_vectors(items), cfg)
+    assert len(model.training_log) == 1  # out of time within the first epoch, which is still validated
+    assert model.best_epoch == 1
+
+
+def test_validation_uses_a_seeded_sample_of_users(alternating, monkeypatch) -> None:
+    import interest_tools.forecast.train as train_mod
+
+    items, _, table, _ = alternating
+    seen: list[list[str]] = []
+    real = train_mod.validation_ndcg
+
+    def spy(model, view, chunks, config):
+        seen.append(sorted(map(str, chunks)))  # one held-out chunk per validated user
+        return real(model, view, chunks, config)
+
+    monkeypatch.setattr(train_mod, "validation_ndcg", spy)
+    cfg = TINY.model_copy(update={"epochs": 1, "max_val_users": 3})
+    train_forecaster(table, items, fake_vectors(items), cfg)
+    train_forecaster(table, items, fake_vectors(items), cfg)
+    train_forecaster(table, items, fake_vectors(items), TINY.model_copy(update={"epochs": 1}))
+    assert len(seen[0]) == 3 and seen[0] == seen[1]  # a seeded sample of 3 users
+    assert len(seen[2]) == len(table.users())  # every user under the cap
+
+
 def test_sampled_softmax_trains_too(alternating) -> None:
     items, _, table, _ = alternating
     cfg = TINY.model_copy(update={"negatives": 6, "epochs": 40})
