@@ -1,4 +1,4 @@
-"""The Ray engine's parts, run in-process (the cluster path is tested in tests/integration/test_distributed.py).
+"""The Ray engine's parts, run in-process (the cluster path is tested in tests/integration/test_ray_build.py).
 
 A window worker given any split of the users must return exactly what the local build summarises, and the
 store must write given vectors instead of embedding their texts again.
