@@ -308,13 +308,8 @@ class InterestStore:
             missing: ``"raise"`` (default): :class:`StoreError` naming the absent ids; ``"nan"``: NaN rows.
         """
         ids = [str(i) for i in item_ids]
-        collection = self._col("items")
-        rows: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(item_id_to_store(i) for i in ids))
-        for chunk in backend.chunks(unique, self._batch()):
-            got = collection.get(ids=list(chunk), include=cast(Any, ["embeddings"]))
-            for rid, vec in zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True):
-                rows[rid] = np.asarray(vec, dtype=np.float32)
+        rows = writer.vectors_by_id(self._col("items"), unique, batch=self._batch())
         absent = [i for i in ids if item_id_to_store(i) not in rows]
         if absent and missing == "raise":
             raise StoreError(

@@ -127,6 +127,16 @@ def delete_ids(collection: Collection, ids: Iterable[str], *, batch: int, locati
     return present
 
 
+def vectors_by_id(collection: Collection, ids: Sequence[str], *, batch: int) -> dict[str, np.ndarray]:
+    """Stored vectors of the given store ids that exist, fetched ``batch`` at a time."""
+    found: dict[str, np.ndarray] = {}
+    for chunk in chunks(ids, batch):
+        got = collection.get(ids=list(chunk), include=cast(Any, ["embeddings"]))
+        for rid, vec in zip(got["ids"], got["embeddings"] if got["embeddings"] is not None else [], strict=True):
+            found[rid] = np.asarray(vec, dtype=np.float32)
+    return found
+
+
 def pages(collection: Collection, include: list[str], *, batch: int) -> Iterator[GetResult]:
     """Every record of a collection, ``batch`` at a time (``include`` as for ``Collection.get``)."""
     offset = 0
