@@ -39,7 +39,9 @@ def contents(engine: Engine) -> dict[str, dict[str, tuple[Any, Any, np.ndarray]]
         got = engine.store._col(which).get(include=["documents", "metadatas", "embeddings"])
         out[which] = {
             rid: (doc, meta, np.asarray(vec, dtype=np.float32))
-            for rid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+            for rid, doc, meta, vec in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            )
         }
     return out
 

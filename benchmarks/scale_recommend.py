@@ -55,15 +55,7 @@ def _ms(samples: list[float]) -> dict[str, float]:
 def _forecaster(vectors: np.ndarray, space: ItemSpace, table: Any, config: ForecastConfig) -> LSTMForecaster:
     """An LSTM of the configured shape with fresh weights, attached to ``table``."""
     torch.manual_seed(config.seed)
-    model = InterestLSTM(
-        torch.as_tensor(vectors),
-        len(space.categories),
-        item_dim=config.item_dim,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-        use_item_ids=config.use_item_ids,
-    )
+    model = InterestLSTM.from_config(torch.as_tensor(vectors), len(space.categories), config)
     forecaster = LSTMForecaster(config.model_copy(update={"window_label": table.config.label}))
     forecaster.set_trained(model, space, table, [], 0, 0.0)
     return forecaster

@@ -85,15 +85,7 @@ class StepCap:
 def _validation_seconds(view: Any, val: list[tuple[int, int, int]], n_items: int, config: ForecastConfig,
                         sample: int) -> dict[str, Any]:  # fmt: skip
     """Time the epoch-end validation on ``sample`` users and scale it to all of them."""
-    model = InterestLSTM(
-        torch.as_tensor(random_unit_vectors(n_items)),
-        view.cats.shape[1],
-        item_dim=config.item_dim,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-        use_item_ids=config.use_item_ids,
-    )
+    model = InterestLSTM.from_config(torch.as_tensor(random_unit_vectors(n_items)), view.cats.shape[1], config)
     rng = np.random.default_rng(1)
     part = [val[i] for i in sorted(rng.choice(len(val), size=min(sample, len(val)), replace=False))]
     t = time.perf_counter()

@@ -151,15 +151,7 @@ def load_checkpoint(
     text = state.get("text_vectors")
     if text is None or tuple(text.shape) != (meta["n_items"], meta["embedding_dim"]):
         raise CheckpointError(f"{weights}: weights do not match {CONFIG} (item or dimension count); re-save")
-    model = InterestLSTM(
-        torch.zeros(text.shape),
-        len(categories),
-        item_dim=config.item_dim,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-        use_item_ids=config.use_item_ids,
-    )
+    model = InterestLSTM.from_config(torch.zeros(text.shape), len(categories), config)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

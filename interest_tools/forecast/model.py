@@ -15,10 +15,14 @@ embeddings, usable to query a vector store).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
+
+if TYPE_CHECKING:
+    from interest_tools.forecast.types import ForecastConfig
 
 
 @dataclass
@@ -69,6 +73,19 @@ class InterestLSTM(nn.Module):
         self.user_head = nn.Linear(hidden_size, item_dim)
         self.cat_head = nn.Linear(hidden_size, n_categories)
         self.interest_head = nn.Linear(hidden_size, text_dim)
+
+    @classmethod
+    def from_config(cls, text_vectors: torch.Tensor, n_categories: int, config: ForecastConfig) -> InterestLSTM:
+        """A model of the shape ``config`` describes (fresh weights)."""
+        return cls(
+            text_vectors,
+            n_categories,
+            item_dim=config.item_dim,
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout,
+            use_item_ids=config.use_item_ids,
+        )
 
     def item_tower(self) -> torch.Tensor:
         """Vectors of every catalog item: projected text embedding (+ id embedding), shape (items, item_dim)."""

@@ -257,15 +257,7 @@ def _fit(
             "too little history to train the forecaster: every user needs at least 3 windows (one to read, one to "
             "predict, one held out for validation); use shorter windows, e.g. WindowConfig(every_n_events=1)"
         )
-    model = InterestLSTM(
-        torch.as_tensor(vectors),
-        len(space.categories),
-        item_dim=config.item_dim,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-        use_item_ids=config.use_item_ids,
-    ).to(config.device)
+    model = InterestLSTM.from_config(torch.as_tensor(vectors), len(space.categories), config).to(config.device)
     optimiser = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
     )

@@ -178,10 +178,8 @@ class InterestStore:
         )
 
     def _window_where(self, user_id: str, freq: str | None) -> dict[str, Any]:
-        clauses: list[dict[str, Any]] = [{"user_id": user_id}] + ([{"freq": freq}] if freq is not None else [])
-        where = backend.all_of(clauses)
-        assert where is not None
-        return where
+        where: dict[str, Any] = {"user_id": user_id}
+        return where if freq is None else {"$and": [where, {"freq": freq}]}
 
     def _delete(self, collection: Collection, ids: Iterable[str]) -> int:
         return writer.delete_ids(collection, ids, batch=self._batch(), location=self.location)
@@ -387,9 +385,8 @@ class InterestStore:
 
     def item_ids(self) -> list[str]:
         """Item ids of every stored item, sorted."""
-        return sorted(
-            rid.removeprefix("item:") for rid in writer.all_ids(self._col("items"), None, batch=self._batch())
-        )
+        ids = writer.all_ids(self._col("items"), None, batch=self._batch())
+        return sorted(rid.removeprefix("item:") for rid in ids)
 
     def counts(self) -> dict[str, int]:
         """Record counts: ``{"items": n, "windows": n}``."""
