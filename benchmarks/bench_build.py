@@ -25,12 +25,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _common import emit, machine, peak_rss_mib
 
-from interest_tools.build import BuildConfig
 from interest_tools.datasets import load_movielens_small
-from interest_tools.embed import EmbedConfig, SentenceTransformerEmbeddings, resolve_model_path
 from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig
+from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
+from interest_tools.store import EmbedConfig, SentenceTransformerEmbeddings, resolve_model_path
 
 
 def bare_encode(texts: list[str], batch_size: int) -> dict[str, float]:

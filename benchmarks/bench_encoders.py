@@ -26,7 +26,7 @@ import numpy as np
 from _common import emit, machine
 
 from interest_tools.datasets import load_movielens_small
-from interest_tools.embed import EmbedConfig, SentenceTransformerEmbeddings, item_text
+from interest_tools.store import EmbedConfig, SentenceTransformerEmbeddings, item_text
 
 MIN_COSINE, MIN_OVERLAP = 0.99, 0.9
 

@@ -23,11 +23,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 from _common import emit, machine, peak_rss_mib
 
-from interest_tools.build import BuildConfig
 from interest_tools.data import Dataset
 from interest_tools.datasets import load_movielens_small
 from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig
+from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
 
 COLUMNS = ["user_id", "item_id", "timestamp", "rating", "weight", "event", "text"]

@@ -29,12 +29,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 from _common import emit, machine, peak_rss_mib
 
-from interest_tools import state
-from interest_tools.build import BuildConfig
 from interest_tools.datasets import load_movielens_small
 from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig
+from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
+from interest_tools.store import _state as state
 
 QUERIES = ["space adventures", "romantic comedies", "documentaries about nature", "dark thrillers", "animation"]
 
@@ -104,7 +104,7 @@ def main() -> None:
     VEC.extend(rng.standard_normal((16, engine.store.dimension or 384)).astype(np.float32))
     ops = operations(engine)
     if args.fake_embeddings:
-        from interest_tools.embed import SentenceTransformerEmbeddings
+        from interest_tools.store import SentenceTransformerEmbeddings
 
         real = SentenceTransformerEmbeddings()
         ops["peer_real_embed_query"] = lambda u, i: real.embed_query(QUERIES[i % len(QUERIES)])

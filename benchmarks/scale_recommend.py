@@ -31,12 +31,12 @@ import numpy as np
 import torch
 from _scale_common import Phase, RandomItemEmbeddings, peak_mib, random_unit_vectors
 
-from interest_tools.build import window_config_from_label
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig, LSTMForecaster
 from interest_tools.forecast.model import InterestLSTM
 from interest_tools.forecast.profile import ItemSpace
+from interest_tools.pipeline import window_config_from_label
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
 from interest_tools.windows import WindowConfig, compute_windows

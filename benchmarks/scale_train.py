@@ -30,9 +30,9 @@ import torch
 from _scale_common import Phase, peak_mib, random_unit_vectors
 
 import interest_tools.forecast.train as train_mod
-from interest_tools.build import window_config_from_label
 from interest_tools.forecast import ForecastConfig, train_forecaster
 from interest_tools.forecast.model import InterestLSTM
+from interest_tools.pipeline import window_config_from_label
 from interest_tools.windows import compute_windows
 
 

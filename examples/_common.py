@@ -33,11 +33,11 @@ DATA = Path(__file__).resolve().parent / "data"
 if str(REPO) not in sys.path:  # run from a checkout without installing the package
     sys.path.insert(0, str(REPO))
 
-from interest_tools.build import BuildConfig  # noqa: E402
 from interest_tools.data import Dataset, load_dataset  # noqa: E402
 from interest_tools.datasets import load_movielens_small  # noqa: E402
 from interest_tools.engine import Engine  # noqa: E402
 from interest_tools.forecast import ForecastConfig  # noqa: E402
+from interest_tools.pipeline import BuildConfig  # noqa: E402
 from interest_tools.settings import Settings  # noqa: E402
 
 Planner = Callable[[list[BaseMessage]], AIMessage]

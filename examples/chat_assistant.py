@@ -36,7 +36,7 @@ from _common import (
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage
 
-from interest_tools.toolkit import InterestToolkit
+from interest_tools.adapters import InterestToolkit
 
 QUESTION = "How have my tastes changed this year, and what should I watch next?"
 SYSTEM = (

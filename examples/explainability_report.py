@@ -40,8 +40,8 @@ from _common import (
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from interest_tools.adapters import InterestToolkit
 from interest_tools.engine import Engine
-from interest_tools.toolkit import InterestToolkit
 
 DEFAULT_USERS = {"shop": ["maya", "leo", "ana"], "movielens": ["318", "414", "474"]}
 TOOLS = ["interest_windows", "interest_summaries", "interest_explain_shift", "interest_forecast", "interest_report"]

@@ -38,7 +38,7 @@ from _common import (
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from interest_tools.toolkit import InterestToolkit
+from interest_tools.adapters import InterestToolkit
 
 SHOPPER = "maya"
 SYSTEM = (

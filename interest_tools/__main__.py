@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from interest_tools.cli import main
+from interest_tools.adapters.cli import main
 
 main()

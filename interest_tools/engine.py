@@ -17,12 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from interest_tools import state
 from interest_tools.data import Dataset, user_row_ranges
-from interest_tools.embed import EmbeddingsLike, SentenceTransformerEmbeddings, embeddings_name
 from interest_tools.errors import InterestToolsError, UnknownUserError
 from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
-from interest_tools.feedback import FeedbackKind, check_feedback, describe, preferences_from
 from interest_tools.forecast import (
     Forecast,
     LSTMForecaster,
@@ -32,21 +29,32 @@ from interest_tools.forecast import (
 from interest_tools.forecast.framing import frame_forecast
 from interest_tools.recommend import (
     CatalogMaps,
+    FeedbackKind,
     Preferences,
     Recommendations,
     RecommendConfig,
     catalog_maps,
+    check_feedback,
+    describe,
+    preferences_from,
     recommend,
     user_context,
 )
 from interest_tools.settings import Settings
-from interest_tools.store import InterestStore, WindowHit
-from interest_tools.store.mirror import ItemVectorMirror
-from interest_tools.summarize import WindowSummary
+from interest_tools.store import (
+    EmbeddingsLike,
+    InterestStore,
+    ItemVectorMirror,
+    SentenceTransformerEmbeddings,
+    WindowHit,
+    embeddings_name,
+)
+from interest_tools.store import _state as state
+from interest_tools.summaries import WindowSummary
 from interest_tools.windows import Window, WindowConfig, WindowTable, compute_windows
 
 if TYPE_CHECKING:
-    from interest_tools.build import BuildConfig, BuildReport, Progress
+    from interest_tools.pipeline import BuildConfig, BuildReport, Progress
 
 
 class Engine:
@@ -194,14 +202,14 @@ class Engine:
     def build(
         self, dataset: Dataset, config: BuildConfig | None = None, progress: Progress | None = None
     ) -> BuildReport:
-        """Build everything from a dataset (see :func:`interest_tools.build.build`)."""
-        from interest_tools.build import build
+        """Build everything from a dataset (see :func:`interest_tools.pipeline._build.build`)."""
+        from interest_tools.pipeline import build
 
         return build(self, dataset, config, progress)
 
     def ingest(self, events: Any, items: Any = None, *, retrain: bool = False) -> BuildReport:
-        """Append events (and items), updating only what they touch (see :func:`interest_tools.build.ingest`)."""
-        from interest_tools.build import ingest
+        """Append events (and items), updating only what they touch (see :func:`interest_tools.pipeline._build.ingest`)."""
+        from interest_tools.pipeline import ingest
 
         return ingest(self, events, items, retrain=retrain)
 
@@ -323,9 +331,9 @@ class Engine:
         """Delete the user's events, windows, summaries, vectors, cached LLM outputs and feedback.
 
         Chroma keeps deleted vectors in its files until they are rewritten; :meth:`compact` rebuilds the
-        collections so nothing of the user remains on disk (see :func:`interest_tools.maintenance.forget_user`).
+        collections so nothing of the user remains on disk (see :func:`interest_tools.pipeline._maintenance.forget_user`).
         """
-        from interest_tools.maintenance import forget_user
+        from interest_tools.pipeline import forget_user
 
         return forget_user(self, user_id)
 
@@ -334,12 +342,12 @@ class Engine:
     def compact(self) -> dict[str, Any]:
         """Rewrite the embedded Chroma files so that deleted records leave no trace.
 
-        See :func:`interest_tools.maintenance.compact`.
+        See :func:`interest_tools.pipeline._maintenance.compact`.
 
         Raises:
             StoreError: Another process is writing, or the copy failed (the old files are then kept).
         """
-        from interest_tools.maintenance import compact
+        from interest_tools.pipeline import compact
 
         return compact(self)
 
@@ -350,7 +358,7 @@ class Engine:
 
         The Chroma directory is first checked with plain Python, then (``deep``) opened by Chroma in a child
         process, because some damage makes Chroma crash the process that reads it (see
-        :func:`interest_tools.store.doctor.health_report`). Takes no lock.
+        :func:`interest_tools.pipeline._health.health_report`). Takes no lock.
 
         Args:
             deep: Also open the Chroma directory in a child process (a few seconds).
@@ -364,7 +372,7 @@ class Engine:
             StoreError: Any problem, when ``raise_on_problem``; the message lists each with its fix.
         """
         from interest_tools.errors import StoreError
-        from interest_tools.store.doctor import health_report
+        from interest_tools.pipeline import health_report
 
         report = health_report(self, deep=deep, timeout_s=timeout_s)
         if report["problems"] and raise_on_problem:

@@ -52,10 +52,10 @@ def build_engine(root: Path) -> Engine:
     """The fixture dataset (u1 Sci-Fi -> Documentary in July 2020, u2 Comedy, u3 alternating), fake embeddings."""
     from langchain_core.embeddings import DeterministicFakeEmbedding
 
-    from interest_tools.build import BuildConfig
     from interest_tools.data import Dataset, canonicalize_events
     from interest_tools.engine import Engine
     from interest_tools.forecast import ForecastConfig
+    from interest_tools.pipeline import BuildConfig
     from interest_tools.settings import Settings
     from interest_tools.store import InterestStore
 

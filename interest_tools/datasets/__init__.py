@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from interest_tools.data import (
+from interest_tools.data._load import (
     Dataset,
     LoadReport,
     attach_catalog,

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from interest_tools.data import Dataset
-from interest_tools.embed import EmbeddingsLike, SentenceTransformerEmbeddings, embed_matrix, embeddings_name, item_text
 from interest_tools.errors import ConfigError
 from interest_tools.evaluate.metrics import METRIC_NAMES, catalog_coverage, per_user_metrics, top_k
 from interest_tools.forecast.baselines import BASELINES
 from interest_tools.forecast.lstm import LSTMForecaster
 from interest_tools.forecast.types import ForecastConfig, Forecaster
+from interest_tools.store import EmbeddingsLike, SentenceTransformerEmbeddings, embed_matrix, embeddings_name, item_text
 from interest_tools.windows import WindowConfig, WindowTable, compute_windows
 
 logger = logging.getLogger(__name__)

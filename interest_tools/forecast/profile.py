@@ -216,7 +216,7 @@ def check_item_vectors(item_vectors: np.ndarray, space: ItemSpace) -> np.ndarray
     if vectors.ndim != 2 or vectors.shape[0] != space.n_items:
         raise ConfigError(
             f"item_vectors has shape {vectors.shape} but the catalog has {space.n_items} items: pass one embedding "
-            "row per item, in the items frame's order (see interest_tools.embed.embed_matrix)"
+            "row per item, in the items frame's order (see interest_tools.store._embed.embed_matrix)"
         )
     if not np.isfinite(vectors).all():
         raise ConfigError("item_vectors contains NaN or infinite values: re-embed the items")

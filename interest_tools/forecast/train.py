@@ -1,4 +1,4 @@
-"""Training data from a :class:`~interest_tools.windows.WindowTable`, the training loop and early stopping.
+"""Training data from a :class:`~interest_tools.windows._compute.WindowTable`, the training loop and early stopping.
 
 Each user's windows form one sequence. The model at step ``t`` is trained to predict window ``t + 1``: a
 full softmax over the catalog for its items (each item weighted by its share of the window's weight), a
@@ -319,7 +319,7 @@ def train_forecaster(
     Args:
         window_table: Every user's windows (e.g. ``compute_windows(events, items, WindowConfig(every_n_events=1))``).
         items: The canonical catalog; its row order is the order of item scores.
-        item_vectors: One text embedding per catalog row (``interest_tools.embed.embed_matrix``).
+        item_vectors: One text embedding per catalog row (``interest_tools.store._embed.embed_matrix``).
         config: Hyperparameters (defaults when None).
         embedding_model: Name of the model that made ``item_vectors`` (recorded in checkpoints).
 

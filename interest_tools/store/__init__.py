@@ -12,9 +12,21 @@ Writes re-embed only records whose text hash changed.
 
 from __future__ import annotations
 
-from interest_tools.store.backend import parse_chroma_url
-from interest_tools.store.core import InterestStore
-from interest_tools.store.models import (
+from interest_tools.store import _state as state
+from interest_tools.store._backend import parse_chroma_url
+from interest_tools.store._compact import compact_directory
+from interest_tools.store._core import InterestStore
+from interest_tools.store._embed import (
+    EmbedConfig,
+    EmbeddingsLike,
+    SentenceTransformerEmbeddings,
+    embed_matrix,
+    embeddings_name,
+    item_text,
+    resolve_model_path,
+)
+from interest_tools.store._mirror import ItemVectorMirror
+from interest_tools.store._models import (
     ItemHit,
     StoreConfig,
     UpsertReport,
@@ -23,15 +35,29 @@ from interest_tools.store.models import (
     item_id_to_store,
     window_id,
 )
+from interest_tools.store._records import HASH_KEY, item_records, window_records
 
 __all__ = [
+    "HASH_KEY",
+    "EmbedConfig",
+    "EmbeddingsLike",
     "InterestStore",
+    "ItemVectorMirror",
+    "SentenceTransformerEmbeddings",
     "ItemHit",
     "StoreConfig",
     "UpsertReport",
     "WindowDoc",
     "WindowHit",
+    "compact_directory",
+    "embed_matrix",
+    "embeddings_name",
     "item_id_to_store",
+    "item_records",
+    "item_text",
     "parse_chroma_url",
+    "resolve_model_path",
+    "state",
     "window_id",
+    "window_records",
 ]

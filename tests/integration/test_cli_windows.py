@@ -31,7 +31,7 @@ def independent_monthly_profile(user: str) -> pd.DataFrame:
 @pytest.mark.parametrize("user", ["1", "414"])
 def test_cli_monthly_json_matches_pandas(user):
     proc = subprocess.run(
-        [sys.executable, "-m", "interest_tools.cli", "windows", user, "--freq", "month", "--json"],
+        [sys.executable, "-m", "interest_tools", "windows", user, "--freq", "month", "--json"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -73,7 +73,7 @@ def test_cli_bad_input_exits_2_with_message_on_stderr(tmp_path: Path):
     items = tmp_path / "items.csv"
     items.write_text("item_id,title,categories\na,A,X\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "interest_tools.cli", "windows", "u", "--events", str(bad), "--items", str(items)],
+        [sys.executable, "-m", "interest_tools", "windows", "u", "--events", str(bad), "--items", str(items)],
         capture_output=True,
         text=True,
         timeout=120,

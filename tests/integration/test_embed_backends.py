@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from interest_tools.data import Dataset
-from interest_tools.embed import EmbedConfig, SentenceTransformerEmbeddings, item_text
 from interest_tools.errors import ConfigError
+from interest_tools.store import EmbedConfig, SentenceTransformerEmbeddings, item_text
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,7 @@ def test_openvino_is_safe_from_many_threads(texts: list[str]) -> None:
 def test_auto_falls_back_to_torch_without_openvino(
     texts: list[str], torch_vectors: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("interest_tools.embed._importable", lambda *names: False)
+    monkeypatch.setattr("interest_tools.store._embed._importable", lambda *names: False)
     emb = SentenceTransformerEmbeddings(show_progress=False)
     vectors = emb.encode(texts[:8])
     assert emb.backend_used == "torch"

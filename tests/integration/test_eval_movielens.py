@@ -23,7 +23,7 @@ def sliced(movielens) -> Dataset:
 
 
 def test_loo_on_a_slice(sliced: Dataset) -> None:
-    from interest_tools.embed import SentenceTransformerEmbeddings
+    from interest_tools.store import SentenceTransformerEmbeddings
 
     config = ForecastConfig(epochs=12, patience=3, num_threads=2, max_train_minutes=3)
     result = run_eval(sliced, "loo", embeddings=SentenceTransformerEmbeddings(), seed=2020, config=config)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from interest_tools.explain import (
+from interest_tools.explain._explain import (
     Catalog,
     DateRangeError,
     explain_user,
@@ -17,8 +17,8 @@ from interest_tools.explain import (
     narrative_dates,
     ungrounded_dates,
 )
-from interest_tools.grounding import display_title, find_ungrounded
-from interest_tools.shifts import profile_of, tv_distance
+from interest_tools.explain._shifts import profile_of, tv_distance
+from interest_tools.summaries import display_title, find_ungrounded
 from interest_tools.windows import WindowConfig, compute_windows
 
 pytestmark = pytest.mark.integration

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from interest_tools.build import BuildConfig
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
+from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
 

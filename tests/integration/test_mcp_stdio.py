@@ -13,10 +13,10 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 from sample_data import make_events, make_items
 
-from interest_tools.build import BuildConfig
 from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig
+from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -42,9 +42,9 @@ def stdio_client(root: Path, *extra: str) -> Client[Any]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
     transport = StdioTransport(
         command=sys.executable,
-        # The console script's entry point (`python -m interest_tools.cli` runs cli.py as __main__, a second copy
+        # The console script's entry point (`python -m interest_tools.adapters.cli._common` runs cli.py as __main__, a second copy
         # of the module that the store commands do not register on).
-        args=["-c", "from interest_tools.cli import main; main()", "serve-mcp", "--store", str(root), *extra],
+        args=["-c", "from interest_tools.adapters.cli._common import main; main()", "serve-mcp", "--store", str(root), *extra],
         env=env,
         keep_alive=False,
     )

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from interest_tools.explain import explain_user
-from interest_tools.report import ReportConfig, ReportData, render_html, titles_from_items, write_report
-from interest_tools.summarize import TemplateSummarizer
+from interest_tools.report._write import ReportConfig, ReportData, render_html, titles_from_items, write_report
+from interest_tools.summaries import TemplateSummarizer
 from interest_tools.windows import WindowConfig, compute_windows
 
 pytestmark = pytest.mark.integration

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from interest_tools.embed import SentenceTransformerEmbeddings, item_text
 from interest_tools.errors import StoreError
 from interest_tools.settings import DEFAULT_EMBEDDING_MODEL, Settings
-from interest_tools.store import InterestStore, WindowDoc
+from interest_tools.store import InterestStore, SentenceTransformerEmbeddings, WindowDoc, item_text
 from interest_tools.windows import WindowConfig, user_windows
 
 pytestmark = pytest.mark.integration

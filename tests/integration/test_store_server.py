@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from interest_tools.embed import SentenceTransformerEmbeddings
 from interest_tools.errors import StoreError, UnknownUserError
 from interest_tools.settings import DEFAULT_EMBEDDING_MODEL, Settings
-from interest_tools.store import InterestStore, WindowDoc
+from interest_tools.store import InterestStore, SentenceTransformerEmbeddings, WindowDoc
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from interest_tools.grounding import find_ungrounded
-from interest_tools.summarize import SummaryConfig, summarize_windows
+from interest_tools.summaries import SummaryConfig, find_ungrounded, summarize_windows
 from interest_tools.windows import compute_windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

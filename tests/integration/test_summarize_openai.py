@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from interest_tools.settings import Settings
-from interest_tools.summarize import LLMSummarizer, SummaryConfig, make_chat_model
+from interest_tools.summaries import LLMSummarizer, SummaryConfig, make_chat_model
 from interest_tools.windows import user_windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -74,13 +74,13 @@ def run_job(job: dict[str, Any]) -> None:
     import pandas as pd
     from langchain_core.embeddings import DeterministicFakeEmbedding
 
-    from interest_tools import state
-    from interest_tools.build import BuildConfig
     from interest_tools.data import load_dataset
     from interest_tools.engine import Engine
     from interest_tools.forecast import ForecastConfig
+    from interest_tools.pipeline import BuildConfig
     from interest_tools.settings import Settings
     from interest_tools.store import InterestStore, StoreConfig
+    from interest_tools.store import _state as state
 
     emb = DeterministicFakeEmbedding(size=16)
     op = job["op"]
@@ -124,7 +124,6 @@ def run_job(job: dict[str, Any]) -> None:
 
 def zygote() -> None:
     """Import once, then fork one grandchild per job line; report each grandchild's end."""
-    import interest_tools.build
     import interest_tools.engine  # noqa: F401  (the expensive imports, shared by every fork)
 
     children: set[int] = set()

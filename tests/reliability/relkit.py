@@ -24,10 +24,10 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
-from interest_tools.build import BuildConfig
 from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig
+from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
 

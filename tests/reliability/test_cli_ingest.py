@@ -20,17 +20,18 @@ from relkit import REPO, persistent_engine, snapshot
 _FAKE_CLI = """
 import sys
 from langchain_core.embeddings import DeterministicFakeEmbedding
-import interest_tools.cli as cli
-import interest_tools.cli_store as cli_store
+import interest_tools.adapters.cli._common as cli
+import interest_tools.adapters.cli._store_commands as cli_store
 from interest_tools.engine import Engine
 cli_store.engine_from = lambda store, url: Engine(cli.settings_from(store, url), embeddings=DeterministicFakeEmbedding(size=16))
 sys.argv = ["interest-tools", *sys.argv[1:]]
-cli.main()
+from interest_tools.adapters.cli import main
+main()
 """
 
 
 def _run(args: list[str], *, fake: bool) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", _FAKE_CLI] if fake else [sys.executable, "-m", "interest_tools.cli"]
+    command = [sys.executable, "-c", _FAKE_CLI] if fake else [sys.executable, "-m", "interest_tools"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "COLUMNS": "200"}
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
 

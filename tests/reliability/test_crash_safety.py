@@ -18,11 +18,11 @@ import pytest
 from crash_child import write_points
 from relkit import NO_FORECAST, Zygote, assert_same_store, clone_store, fixture_dataset, persistent_engine
 
-from interest_tools import state
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore, StoreConfig
+from interest_tools.store import _state as state
 
 BATCH = 8
 

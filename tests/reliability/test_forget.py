@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from relkit import TINY, RecordingChatModel, dump_collections, make_events, make_items, persistent_engine
 
-from interest_tools import state
 from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.errors import UnknownUserError
+from interest_tools.store import _state as state
 
 SENTINEL = "ZQXJ-SENTINEL"
 VICTIM = f"victim-{SENTINEL}"

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from relkit import persistent_engine
 
-from interest_tools import state
 from interest_tools.engine import Engine
 from interest_tools.errors import UnknownUserError
+from interest_tools.store import _state as state
 
 USERS = ["u1", "u2", "u3"]
 CATEGORIES = ["Sci-Fi", "Comedy", "Horror", "Documentary", "Drama"]

@@ -77,7 +77,7 @@ def test_50_concurrent_engine_calls_match_sequential(tiny_store: Path) -> None:
 
 
 def test_50_concurrent_tool_calls_match_sequential(tiny_store: Path) -> None:
-    from interest_tools.toolkit import InterestToolkit
+    from interest_tools.adapters import InterestToolkit
 
     engine = persistent_engine(tiny_store)
     tools = {u: {t.name: t for t in InterestToolkit.for_user(engine, u).get_tools()} for u in USERS}
@@ -109,7 +109,7 @@ def test_50_concurrent_mcp_calls_over_http_match_sequential(tiny_store: Path) ->
 
     from fastmcp import Client
 
-    from interest_tools.mcp_server import create_server
+    from interest_tools.adapters import create_server
 
     engine = persistent_engine(tiny_store)
     with socket.socket() as sock:

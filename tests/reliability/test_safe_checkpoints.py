@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from relkit import REPO, persistent_engine
 
-from interest_tools import state
 from interest_tools.errors import CheckpointError
 from interest_tools.forecast import load_checkpoint
+from interest_tools.store import _state as state
 
 PACKAGE = REPO / "interest_tools"
 

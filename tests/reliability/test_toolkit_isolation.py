@@ -43,7 +43,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory, tiny_template: Path) -> Eng
 
 
 def _tools(engine: Engine) -> dict[str, Any]:
-    from interest_tools.toolkit import InterestToolkit
+    from interest_tools.adapters import InterestToolkit
 
     return {t.name: t for t in InterestToolkit.for_user(engine, BOUND).get_tools()}
 

@@ -14,8 +14,8 @@ from langchain_core.tools import BaseTool
 from pydantic import Field
 from sample_data import build_engine
 
+from interest_tools.adapters import InterestToolkit
 from interest_tools.engine import Engine
-from interest_tools.toolkit import InterestToolkit
 
 
 class ToolCallingFake(GenericFakeChatModel):

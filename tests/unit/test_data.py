@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from interest_tools.data import (
+from interest_tools.data._load import (
     DataValidationError,
     load_dataset,
     load_events,

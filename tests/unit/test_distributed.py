@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from interest_tools.build import BuildConfig, summarise_table
 from interest_tools.data import user_row_ranges
-from interest_tools.distributed import (
+from interest_tools.errors import ConfigError, UnknownUserError
+from interest_tools.pipeline._build import BuildConfig, summarise_table
+from interest_tools.pipeline._ray import (
     RayConfig,
     _decode,
     _interest_error,
@@ -25,11 +26,9 @@ from interest_tools.distributed import (
     _WindowWorker,
     ray_session,
 )
-from interest_tools.embed import SentenceTransformerEmbeddings, content_hash
-from interest_tools.errors import ConfigError, UnknownUserError
-from interest_tools.store import InterestStore, WindowDoc
-from interest_tools.store.records import window_records
-from interest_tools.summarize import SummaryConfig, TemplateSummarizer
+from interest_tools.store import InterestStore, WindowDoc, window_records
+from interest_tools.store._embed import SentenceTransformerEmbeddings, content_hash
+from interest_tools.summaries import SummaryConfig, TemplateSummarizer
 from interest_tools.windows import WindowConfig, compute_windows
 
 EMB = DeterministicFakeEmbedding(size=16)
@@ -96,7 +95,7 @@ def test_store_writes_given_vectors_and_embeds_only_the_rest(items: pd.DataFrame
 
     emb = Counting(size=16)
     store = InterestStore.in_memory(emb)
-    from interest_tools.store.records import item_records
+    from interest_tools.store import item_records
 
     records = item_records(items, store.model_name)
     given = {m["content_hash"]: -np.asarray(EMB.embed_documents([t])[0], dtype=np.float32) for t, m in
@@ -140,7 +139,7 @@ def test_worker_errors_are_unwrapped() -> None:
 def test_cli_build_rejects_an_unknown_engine(tmp_path) -> None:
     from typer.testing import CliRunner
 
-    from interest_tools.cli import app
+    from interest_tools.adapters.cli._common import app
 
     result = CliRunner().invoke(app, ["build", "--engine", "spark", "--store", str(tmp_path)])
     assert result.exit_code == 2

@@ -5,11 +5,11 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from sample_data import make_events, make_items
 
-from interest_tools.build import BuildConfig
 from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.engine import Engine
 from interest_tools.errors import ConfigError, UnknownUserError
 from interest_tools.forecast import ForecastConfig
+from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
 

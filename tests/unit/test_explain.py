@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage
 from synth_shift import MIXED, A, B, SynthUser, make_catalog, shifted, steady, windows_of
 
 from interest_tools.errors import DataValidationError, InterestToolsError
-from interest_tools.explain import (
+from interest_tools.explain._explain import (
     Catalog,
     ExplainConfig,
     Explanation,
@@ -21,8 +21,8 @@ from interest_tools.explain import (
     template_narrative,
     ungrounded_dates,
 )
-from interest_tools.grounding import display_title, find_ungrounded
-from interest_tools.shifts import detect_shifts, tv_distance
+from interest_tools.explain._shifts import detect_shifts, tv_distance
+from interest_tools.summaries import display_title, find_ungrounded
 from interest_tools.windows import WindowConfig, compute_windows
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]

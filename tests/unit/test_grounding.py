@@ -5,7 +5,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interest_tools.grounding import (
+from interest_tools.summaries._grounding import (
     category_forms,
     display_title,
     find_ungrounded,

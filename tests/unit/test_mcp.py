@@ -12,9 +12,8 @@ import pytest
 from fastmcp import Client, FastMCP
 from sample_data import build_engine
 
+from interest_tools.adapters import InterestToolkit, create_server
 from interest_tools.engine import Engine
-from interest_tools.mcp_server import create_server
-from interest_tools.toolkit import InterestToolkit
 
 T = TypeVar("T")
 
@@ -164,7 +163,7 @@ def test_streamable_http_transport(engine: Engine) -> None:
 def test_serve_mcp_cli_rejects_bad_flags_and_unbuilt_store(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from interest_tools.cli import app
+    from interest_tools.adapters.cli._common import app
 
     runner = CliRunner()
     bad = runner.invoke(app, ["serve-mcp", "--transport", "sse", "--store", str(tmp_path)])

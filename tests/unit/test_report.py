@@ -12,12 +12,13 @@ from types import SimpleNamespace
 import matplotlib.image as mpimg
 import pytest
 
-from interest_tools.charts import category_colors, top_categories
 from interest_tools.errors import ConfigError
 from interest_tools.explain import Explanation
+from interest_tools.explain._shifts import CategoryChange, Shift, Span, StableInterest
 from interest_tools.forecast.types import CategoryShift, Forecast, NextWindow
 from interest_tools.recommend import Recommendations, RecommendedItem
-from interest_tools.report import (
+from interest_tools.report._charts import category_colors, top_categories
+from interest_tools.report._write import (
     ReportConfig,
     ReportData,
     build_charts,
@@ -27,8 +28,7 @@ from interest_tools.report import (
     titles_from_items,
     write_report,
 )
-from interest_tools.shifts import CategoryChange, Shift, Span, StableInterest
-from interest_tools.summarize import WindowSummary
+from interest_tools.summaries import WindowSummary
 from interest_tools.windows import Window
 
 EVIL = '<script>alert("x")</script>'

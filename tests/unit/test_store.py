@@ -10,7 +10,6 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from pydantic import ValidationError
 
-from interest_tools.embed import item_text
 from interest_tools.errors import (
     ConfigError,
     DataValidationError,
@@ -19,8 +18,7 @@ from interest_tools.errors import (
     UnknownUserError,
 )
 from interest_tools.settings import Settings
-from interest_tools.store import InterestStore, StoreConfig, WindowDoc, parse_chroma_url
-from interest_tools.store.records import window_records
+from interest_tools.store import InterestStore, StoreConfig, WindowDoc, item_text, parse_chroma_url, window_records
 from interest_tools.windows import WindowConfig, user_windows
 
 

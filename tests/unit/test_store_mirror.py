@@ -4,8 +4,7 @@ import numpy as np
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from sample_data import make_items
 
-from interest_tools.store import InterestStore
-from interest_tools.store.mirror import ItemVectorMirror
+from interest_tools.store import InterestStore, ItemVectorMirror
 
 
 def test_mirror_answers_like_the_store():

@@ -19,8 +19,9 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
 from interest_tools.errors import ConfigError
-from interest_tools.grounding import find_ungrounded
-from interest_tools.prompting import (
+from interest_tools.settings import Settings
+from interest_tools.summaries import find_ungrounded
+from interest_tools.summaries._prompting import (
     PROMPT_FIELDS,
     Catalog,
     build_contexts,
@@ -32,8 +33,7 @@ from interest_tools.prompting import (
     prompt_fields,
     render_prompt,
 )
-from interest_tools.settings import Settings
-from interest_tools.summarize import (
+from interest_tools.summaries._summarize import (
     LLMSummarizer,
     SummaryCache,
     SummaryConfig,
@@ -424,16 +424,16 @@ def test_bad_key_raises_config_error_instead_of_silent_fallback(u1: list[Window]
 def test_stage_helpers_do_not_import_langchain() -> None:
     import ast
 
-    import interest_tools.grounding
-    import interest_tools.prompting
-    import interest_tools.summary_context
-    import interest_tools.summary_wording
+    import interest_tools.summaries._context
+    import interest_tools.summaries._grounding
+    import interest_tools.summaries._prompting
+    import interest_tools.summaries._wording
 
     for module in (
-        interest_tools.grounding,
-        interest_tools.prompting,
-        interest_tools.summary_context,
-        interest_tools.summary_wording,
+        interest_tools.summaries._grounding,
+        interest_tools.summaries._prompting,
+        interest_tools.summaries._context,
+        interest_tools.summaries._wording,
     ):
         tree = ast.parse(Path(str(module.__file__)).read_text())
         imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]

@@ -14,12 +14,12 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from sample_data import build_engine
 
+from interest_tools.adapters import InterestToolkit
+from interest_tools.adapters._operations import engine_lock
 from interest_tools.engine import Engine
 from interest_tools.errors import ConfigError
-from interest_tools.operations import engine_lock
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
-from interest_tools.toolkit import InterestToolkit
 
 NAMES = [
     "interest_windows",

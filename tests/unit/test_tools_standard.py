@@ -12,14 +12,13 @@ from langchain_core.tools import BaseTool
 from langchain_tests.unit_tests import ToolsUnitTests
 from sample_data import make_events, make_items
 
-from interest_tools.build import BuildConfig
+from interest_tools.adapters import OPERATIONS, InterestToolkit
 from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig
-from interest_tools.operations import OPERATIONS
+from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
-from interest_tools.toolkit import InterestToolkit
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "interest_windows": {"last": 3},

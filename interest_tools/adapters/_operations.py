@@ -1,0 +1,278 @@
+"""The one table of agent operations; the LangChain tools and the MCP tools are both generated from it.
+
+Each :class:`Operation` has a name, a description that tells a model *when* to use it, a pydantic args model
+(a description on every field, no ``user_id``: who the user is never comes from the model), an engine call
+that returns the same JSON as the CLI's ``--json``, and a renderer of a short text for the model.
+:class:`ToolContext` binds the operations to one :class:`~interest_tools.engine.Engine` and either one user
+(per-user tools) or none (operator tools, which take ``user_id`` as an argument on purpose).
+
+This module holds the table (:data:`OPERATIONS`) with its engine calls and renderers; the argument models are
+in :mod:`interest_tools.adapters._operation_args`, and :class:`Operation`, :class:`ToolContext` and :func:`engine_lock` in
+:mod:`interest_tools.adapters._operation_context` (all re-exported here).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from interest_tools.adapters._operation_args import (
+    AsOfArgs,
+    EventIn,
+    FeedbackArgs,
+    ForgetArgs,
+    IngestArgs,
+    LastArgs,
+    NoArgs,
+    RecommendArgs,
+    ReportArgs,
+    SearchArgs,
+    ToolArgumentError,
+)
+from interest_tools.adapters._operation_context import Call, Operation, ToolContext, engine_lock
+from interest_tools.recommend import FEEDBACK_KINDS
+
+__all__ = [
+    "OPERATIONS",
+    "OPERATIONS_BY_NAME",
+    "AsOfArgs",
+    "Call",
+    "EventIn",
+    "FeedbackArgs",
+    "ForgetArgs",
+    "IngestArgs",
+    "LastArgs",
+    "NoArgs",
+    "Operation",
+    "RecommendArgs",
+    "ReportArgs",
+    "SearchArgs",
+    "ToolArgumentError",
+    "ToolContext",
+    "engine_lock",
+    "select",
+]
+
+
+def _check_categories(ctx: ToolContext, names: list[str] | None) -> None:
+    known = ctx.categories()
+    unknown = sorted(set(names or ()) - set(known))
+    if unknown:
+        more = f" ... ({len(known)} in all)" if len(known) > 60 else ""
+        raise ToolArgumentError(f"unknown categor(ies) {unknown}; valid categories: {', '.join(known[:60])}{more}")
+
+
+def _date(value: str) -> str:
+    return value[:10]
+
+
+def _shares(weights: Mapping[str, float], n: int = 3) -> str:
+    return ", ".join(f"{c} {s:.0%}" for c, s in list(weights.items())[:n]) or "no categories"
+
+
+# ------------------------------------------------------------------------------------------ calls
+
+
+def _windows(ctx: ToolContext, user: str, args: LastArgs) -> list[dict[str, Any]]:
+    wins = ctx.engine.user_windows(user)
+    return [w.to_json() for w in (wins[-args.last :] if args.last else wins)]
+
+
+def _render_windows(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "No windows."
+    lines = [f"{len(rows)} windows, the first starting {_date(rows[0]['start'])}, the last {_date(rows[-1]['start'])}:"]
+    for w in rows[-4:]:
+        extra = f"; new: {', '.join(w['new_categories'][:3])}" if w["new_categories"] else ""
+        events = f"{w['n_events']} event" + "s" * (w["n_events"] != 1)
+        lines.append(f"- {_date(w['start'])}: {events}; {_shares(w['category_weights'])}{extra}")
+    return "\n".join(lines)
+
+
+def _summaries(ctx: ToolContext, user: str, args: LastArgs) -> list[dict[str, Any]]:
+    rows = ctx.engine.user_summaries(user)
+    return [s.to_json() for s in (rows[-args.last :] if args.last else rows)]
+
+
+def _render_summaries(rows: list[dict[str, Any]]) -> str:
+    shown = rows[-8:]
+    head = f"{len(rows)} window summaries" + (f" (latest {len(shown)} shown)" if len(shown) < len(rows) else "")
+    return "\n".join([head + ":", *(f"- {_date(r['start'])}: {r['summary']}" for r in shown)])
+
+
+def _search(ctx: ToolContext, user: str, args: SearchArgs) -> list[dict[str, Any]]:
+    return [h.model_dump(mode="json") for h in ctx.engine.search_history(user, args.query, args.k)]
+
+
+def _render_search(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "No matching windows."
+    return "\n".join(f"- {_date(h['start'])} (match {h['score']:.2f}): {h['summary']}" for h in rows)
+
+
+def _as_of(ctx: ToolContext, user: str, args: AsOfArgs) -> dict[str, Any]:
+    return ctx.engine.history_as_of(user, args.date).model_dump(mode="json")
+
+
+def _forecast(ctx: ToolContext, user: str, args: NoArgs) -> dict[str, Any]:
+    return ctx.engine.forecast(user).to_json()
+
+
+def _render_forecast(f: dict[str, Any]) -> str:
+    nxt = f["next_window"]
+    text = f"Forecast ({f['model']}) for the next window starting {_date(nxt['start'])}: "
+    text += _shares(f["category_weights"], 5) + "."
+    for label, key in (("Rising", "rising"), ("Falling", "falling")):
+        if f[key]:
+            text += f" {label}: " + ", ".join(f"{c['category']} {c['before']:.0%}→{c['after']:.0%}" for c in f[key][:4])
+            text += "."
+    return text
+
+
+def _recommend(ctx: ToolContext, user: str, args: RecommendArgs) -> dict[str, Any]:
+    _check_categories(ctx, args.categories)
+    _check_categories(ctx, args.exclude_categories)
+    recs = ctx.engine.recommend(user, args.k, categories=args.categories, exclude_categories=args.exclude_categories)
+    return recs.model_dump(mode="json")
+
+
+def _render_recommend(r: dict[str, Any]) -> str:
+    if not r["items"]:
+        return "No items fit (every candidate was seen, excluded or filtered out)."
+    lines = [f"{i}. {it['title']} [item_id {it['item_id']}] ({', '.join(it['categories'])}): {it['reason']}"
+             for i, it in enumerate(r["items"], 1)]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _explain(ctx: ToolContext, user: str, args: NoArgs) -> dict[str, Any]:
+    return ctx.engine.explain(user).to_json()
+
+
+def _render_explain(e: dict[str, Any]) -> str:
+    text = str(e["narrative"])
+    if e.get("stated_preferences"):
+        text += "\nStated preferences: " + "; ".join(e["stated_preferences"]) + "."
+    return text
+
+
+def _report(ctx: ToolContext, user: str, args: ReportArgs) -> dict[str, Any]:
+    folder = ctx.report_dir or ctx.engine.root / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", user).strip("._") or "user"
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    files = ctx.engine.report(user, folder / f"{slug}-{stamp}.{args.format}", args.format)
+    return {"user_id": user, "files": [str(f) for f in files]}
+
+
+def _ingest(ctx: ToolContext, user: str, args: IngestArgs) -> dict[str, Any]:
+    known = set(ctx.engine.titles)
+    unknown = sorted({e.item_id for e in args.events} - known)
+    if unknown:
+        raise ToolArgumentError(
+            f"item_id(s) {unknown[:10]} are not in the catalog of {len(known):,} items; use item ids returned by "
+            "interest_recommend, interest_windows or interest_search_history"
+        )
+    frame = pd.DataFrame([{**e.model_dump(), "user_id": user} for e in args.events])
+    report = ctx.engine.ingest(frame)
+    return {"user_id": user, **report.model_dump()}
+
+
+def _render_ingest(r: dict[str, Any]) -> str:
+    return (f"Recorded the new events: {r['windows_embedded']} window summaries updated; {r['n_events']:,} events "
+            "stored in all." + (f" Warnings: {'; '.join(r['warnings'])}" if r["warnings"] else ""))  # fmt: skip
+
+
+def _feedback(ctx: ToolContext, user: str, args: FeedbackArgs) -> dict[str, Any]:
+    return ctx.engine.add_feedback(user, args.kind, item_id=args.item_id, category=args.category, text=args.text)
+
+
+def _render_feedback(r: dict[str, Any]) -> str:
+    what = {"more_like_item": "more like item {item_id}", "not_this_item": "not item {item_id}",
+            "more_category": "more {category}", "no_more_category": "no more {category}"}[r["kind"]]  # fmt: skip
+    return f"Noted: {what.format(**r)}. It applies from the next recommendation on."
+
+
+def _forget(ctx: ToolContext, user: str, args: ForgetArgs) -> dict[str, Any]:
+    if not args.confirm:
+        raise ToolArgumentError("nothing deleted: set confirm=true only after the person explicitly asked")
+    counts = ctx.engine.forget_user(user)
+    if hasattr(ctx.engine, "compact"):
+        ctx.engine.compact()
+    return {"user_id": user, "deleted": counts}
+
+
+def _render_forget(r: dict[str, Any]) -> str:
+    d = r["deleted"]
+    return f"Deleted everything stored about the person: {d.get('events', 0)} events, {d.get('windows', 0)} windows."
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("interest_windows", (
+        "The person's interest profile per time window (e.g. month): event count, category shares, top items, "
+        "categories that appeared or faded. Use when you need the raw timeline of what they engaged with; "
+        "for a narrative of how their tastes changed use interest_explain_shift."), LastArgs, _windows,
+        _render_windows),
+    Operation("interest_summaries", (
+        "A short written summary of each time window of the person's history, oldest first. Use when you want "
+        "a readable period-by-period account of what they were into."), LastArgs, _summaries, _render_summaries),
+    Operation("interest_search_history", (
+        "Find the periods of the person's past that match a topic, e.g. 'when was I into horror?' or 'my "
+        "documentary phase'. Use when they ask about a period by subject rather than by date."), SearchArgs,
+        _search, _render_search),
+    Operation("interest_history_as_of", (
+        "What the person was into at a given date, and the trend leading up to it. Use when they ask about a "
+        "specific time ('in March 2019', 'last summer'); convert it to an ISO date first."), AsOfArgs, _as_of,
+        lambda r: str(r["narrative"])),
+    Operation("interest_forecast", (
+        "Forecast the person's interests in their next period: category shares, which interests are rising and "
+        "which are fading. Use when asked what they are likely to get into next."), NoArgs, _forecast,
+        _render_forecast),
+    Operation("interest_recommend", (
+        "Suggest items for the person's next period, each with a reason. Use when they ask for suggestions. "
+        "What they said earlier (interest_feedback) is applied automatically; pass categories or "
+        "exclude_categories only to narrow this one request."), RecommendArgs, _recommend, _render_recommend),
+    Operation("interest_explain_shift", (
+        "Explain how and why the person's interests shifted over time, with evidence items, their stable core "
+        "interests and the preferences they stated. Use when they ask how or why their tastes changed."),
+        NoArgs, _explain, _render_explain),
+    Operation("interest_report", (
+        "Write a shareable report file (charts of category shares with shifts, summaries, forecast, "
+        "recommendations) and return its path. Use only when the person asks for a report or document; it "
+        "is not needed to answer questions."), ReportArgs, _report,
+        lambda r: "Wrote the report: " + ", ".join(r["files"])),
+    Operation("interest_ingest_events", (
+        "Record new things the person watched, read or rated, by catalog item id. Use when they tell you about "
+        "them ('I just watched X and loved it'), so that their windows, summaries, search and forecast include "
+        "them. For likes or dislikes about suggestions use interest_feedback instead."), IngestArgs, _ingest,
+        _render_ingest, writes=True),
+    Operation("interest_feedback", (
+        "Record what the person wants more or less of. Use when they say so in the chat: 'more like this' "
+        "(more_like_item + item_id), 'not this one' (not_this_item + item_id), 'more comedies' (more_category + "
+        "category), 'no more horror' (no_more_category + category). It applies to the very next recommendation, "
+        "shows in explanations as a stated preference, and later statements override earlier ones. Kinds: "
+        f"{', '.join(FEEDBACK_KINDS)}."), FeedbackArgs, _feedback, _render_feedback, writes=True),
+    Operation("interest_forget_user", (
+        "Permanently delete everything stored about the person (events, windows, summaries, vectors, feedback). "
+        "Use only when the person explicitly asks to delete their data, with confirm=true. Cannot be undone."),
+        ForgetArgs, _forget, _render_forget, writes=True),
+)  # fmt: skip
+
+OPERATIONS_BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
+
+
+def select(include: list[str] | None = None) -> list[Operation]:
+    """The operations named in ``include`` (all by default), in table order.
+
+    Raises:
+        ToolArgumentError: An unknown name (the valid names are listed).
+    """
+    if include is None:
+        return list(OPERATIONS)
+    unknown = sorted(set(include) - set(OPERATIONS_BY_NAME))
+    if unknown:
+        raise ToolArgumentError(f"unknown tool name(s) {unknown}; valid names: {', '.join(OPERATIONS_BY_NAME)}")
+    return [op for op in OPERATIONS if op.name in include]

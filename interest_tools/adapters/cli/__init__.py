@@ -1,0 +1,18 @@
+"""The ``interest-tools`` command line: flags in, stage calls, errors out as exit codes.
+
+Command modules register on the one Typer ``app`` of :mod:`._common` and import only from it, never from this
+package; importing this package registers every command.
+"""
+
+from __future__ import annotations
+
+from interest_tools.adapters.cli import _store_commands  # noqa: F401  (registers the store commands on `app`)
+from interest_tools.adapters.cli._common import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,37 @@
+"""Canonical interaction logs and catalogs: load, validate and repair events and items.
+
+Every loader returns the canonical columns (see the README's Data section); bad input raises one
+:class:`~interest_tools.errors.DataValidationError` naming the file, row, column and fix.
+"""
+
+from __future__ import annotations
+
+from interest_tools.data._load import (
+    UNKNOWN_CATEGORY,
+    Dataset,
+    LoadReport,
+    attach_catalog,
+    canonicalize_events,
+    check_dataset,
+    load_dataset,
+    load_events,
+    load_items,
+    split_categories,
+    user_row_ranges,
+    utc_ns,
+)
+
+__all__ = [
+    "UNKNOWN_CATEGORY",
+    "Dataset",
+    "LoadReport",
+    "attach_catalog",
+    "canonicalize_events",
+    "check_dataset",
+    "load_dataset",
+    "load_events",
+    "load_items",
+    "split_categories",
+    "user_row_ranges",
+    "utc_ns",
+]

@@ -1,0 +1,189 @@
+"""Find where a user's interests changed: change points in their sequence of window category profiles.
+
+Method (binary segmentation with a permutation test), on one user's windows in time order:
+
+* Each window ``t`` is a category distribution ``p_t`` with a weight ``n_t`` (its event count). A segment of
+  windows is pooled by those weights: ``sum(n_t * p_t) / sum(n_t)``.
+* A split of a segment at window ``k`` is scored by how much better two pooled distributions fit than one:
+  the multinomial log-likelihood gain ``N * H(pooled) - N_L * H(left) - N_R * H(right)`` (``N`` times the
+  weighted Jensen-Shannon divergence of the two sides; ``H`` is entropy). The best split maximises it.
+* Significance: the same maximum is computed for random orders of the segment's windows (each window keeps
+  its events and weight). The split is significant when the observed maximum beats all but a fraction
+  ``alpha`` of them. Window order is what is permuted, so month-to-month noise of any size (not just
+  multinomial noise) is calibrated: a steady user whose months vary a lot is still steady.
+* Support rules: each side has at least ``min_segment_windows`` windows and ``min_events_per_side`` events,
+  and the pooled sides differ by at least ``min_magnitude`` in total variation distance.
+* Accepted splits cut their segment in two and each part is searched again, largest change first, up to
+  ``max_shifts``. Finally boundaries whose neighbouring segments (after all cuts) differ by less than
+  ``min_magnitude`` are merged away.
+
+A short history has few distinct window orders, so its smallest possible p-value is large: with the default
+``alpha=0.01`` about 10 windows are needed before even a perfectly clean change can be called a shift. That is
+deliberate: with fewer windows a change cannot be told apart from month-to-month noise.
+
+The models and config are in :mod:`interest_tools.explain._models`, the change-point search in
+:mod:`interest_tools.explain._change_points` (both re-exported here).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from interest_tools.explain._change_points import Profile, find_change_points, profile_of, tv_distance, user_rng
+from interest_tools.explain._models import CategoryChange, ExplainConfig, Shift, Span, StableInterest
+from interest_tools.windows import Window
+
+__all__ = [
+    "CategoryChange",
+    "ExplainConfig",
+    "Profile",
+    "Shift",
+    "Span",
+    "StableInterest",
+    "category_changes",
+    "detect_shifts",
+    "evidence_items",
+    "find_change_points",
+    "profile_of",
+    "stable_core",
+    "tv_distance",
+    "user_rng",
+]
+
+
+def category_changes(
+    cats: list[str], before: np.ndarray, after: np.ndarray, cfg: ExplainConfig
+) -> dict[str, list[CategoryChange]]:
+    """Return rising, falling, new and faded categories between two pooled share vectors.
+
+    ``rising`` and ``falling`` hold changes of at least ``min_change`` (largest first, at most
+    ``max_listed``); ``new`` (absent before, present after) and ``faded`` (present before, absent after)
+    may repeat entries of ``rising``/``falling``: they mark categories that appeared or disappeared.
+    """
+
+    def change(j: int) -> CategoryChange:
+        return CategoryChange(category=cats[j], before=round(float(before[j]), 4), after=round(float(after[j]), 4))
+
+    delta = after - before
+    order = sorted(range(len(cats)), key=lambda j: (-abs(float(delta[j])), cats[j]))
+    rising = [j for j in order if delta[j] >= cfg.min_change][: cfg.max_listed]
+    falling = [j for j in order if -delta[j] >= cfg.min_change][: cfg.max_listed]
+    new = [j for j in order if before[j] < cfg.absent_share and after[j] >= cfg.present_share]
+    faded = [j for j in order if after[j] < cfg.absent_share and before[j] >= cfg.present_share]
+    return {
+        "rising": [change(j) for j in rising],
+        "falling": [change(j) for j in falling],
+        "new": [change(j) for j in new],
+        "faded": [change(j) for j in faded],
+    }
+
+
+def stable_core(prof: Profile, boundaries: Sequence[int], cfg: ExplainConfig) -> list[StableInterest]:
+    """Return the categories that stay high through the whole history, largest pooled share first.
+
+    Stable means a pooled share of at least ``stable_min_share`` in every segment between shifts, and at least
+    ``stable_min_share / 2`` in windows that hold ``stable_min_coverage`` of the events.
+    """
+    t = len(prof.n_events)
+    if t == 0:
+        return []
+    edges = [0, *sorted(boundaries), t]
+    seg_min = np.min([prof.pooled(a, b) for a, b in itertools.pairwise(edges)], axis=0)
+    overall = prof.pooled(0, t)
+    w = prof.n_events / prof.n_events.sum() if prof.n_events.sum() > 0 else np.full(t, 1.0 / t)
+    coverage = w @ (prof.shares >= cfg.stable_min_share / 2)
+    keep = np.flatnonzero((seg_min >= cfg.stable_min_share) & (coverage >= cfg.stable_min_coverage))
+    keep = keep[np.argsort(-overall[keep], kind="stable")]
+    return [
+        StableInterest(
+            category=prof.categories[j], share=round(float(overall[j]), 4), coverage=round(float(coverage[j]), 4)
+        )
+        for j in keep
+    ]
+
+
+def detect_shifts(
+    windows: Sequence[Window], config: ExplainConfig | None = None, item_categories: dict[str, list[str]] | None = None
+) -> list[Shift]:
+    """Find one user's shifts of interest, largest magnitude first.
+
+    Args:
+        windows: One user's windows (any order; sorted by start here).
+        config: Detection rules; defaults when None.
+        item_categories: Item id -> categories, for evidence items; no evidence when None.
+
+    Returns:
+        Shifts sorted by magnitude (largest first). ``before``/``after`` are the pooled segments between
+        neighbouring shifts (or the history's ends), each from its first window's start to its last
+        window's exclusive end.
+    """
+    cfg = config or ExplainConfig()
+    if not windows:
+        return []
+    wins = sorted(windows, key=lambda w: w.start)
+    prof = profile_of(wins)
+    found = find_change_points(prof, cfg, user_rng(cfg.seed, wins[0].user_id))
+    edges = [0, *sorted(found), len(wins)]
+    shifts = []
+    for i, k in enumerate(edges[1:-1], start=1):
+        lo, hi = edges[i - 1], edges[i + 1]
+        before, after = prof.pooled(lo, k), prof.pooled(k, hi)
+        changes = category_changes(prof.categories, before, after, cfg)
+        evidence = evidence_items(wins, (lo, k), (k, hi), changes, item_categories or {}, cfg)
+        shifts.append(
+            Shift(
+                before=prof.span(lo, k),
+                after=prof.span(k, hi),
+                magnitude=round(tv_distance(before, after), 4),
+                evidence_item_ids=evidence,
+                p_value=round(found[k], 6),
+                boundary=k,
+                before_windows=(lo, k),
+                after_windows=(k, hi),
+                **changes,
+            )
+        )
+    shifts.sort(key=lambda s: (-s.magnitude, s.boundary))
+    return shifts
+
+
+def evidence_items(
+    wins: Sequence[Window],
+    before: tuple[int, int],
+    after: tuple[int, int],
+    changes: dict[str, list[CategoryChange]],
+    item_categories: dict[str, list[str]],
+    cfg: ExplainConfig,
+) -> list[str]:
+    """Pick items of the user's history that show a shift.
+
+    For each rising (then new) category: its first items after the shift (windows nearest the shift first,
+    each window's items by weight); for each falling (then faded) category: its last items before the shift.
+    Rising and falling categories alternate; ``evidence_per_category`` each, ``max_evidence`` in all.
+    """
+    picked: list[str] = []
+
+    def take(category: str, positions: range) -> None:
+        got = 0
+        for pos in positions:
+            for item in wins[pos].item_ids:
+                if got >= cfg.evidence_per_category or len(picked) >= cfg.max_evidence:
+                    return
+                if item not in picked and category in item_categories.get(item, ()):
+                    picked.append(item)
+                    got += 1
+
+    after_pos = range(after[0], after[1])
+    before_pos = range(before[1] - 1, before[0] - 1, -1)
+    rise = list(dict.fromkeys(c.category for c in changes["rising"] + changes["new"]))
+    fall = list(dict.fromkeys(c.category for c in changes["falling"] + changes["faded"]))
+    plan: list[tuple[str, range]] = []
+    for i in range(max(len(rise), len(fall))):  # alternate, so both sides get evidence
+        plan += [(rise[i], after_pos)] if i < len(rise) else []
+        plan += [(fall[i], before_pos)] if i < len(fall) else []
+    for category, positions in plan:
+        take(category, positions)
+    return picked

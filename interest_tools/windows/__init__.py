@@ -1,0 +1,12 @@
+"""Time windows of each user's history: calendar periods, fixed event counts or session gaps.
+
+:func:`compute_windows` cuts every user's events at once into a :class:`WindowTable`; each :class:`Window`
+carries its weighted category profile, top items, and the categories that are new or faded against the
+previous window.
+"""
+
+from __future__ import annotations
+
+from interest_tools.windows._compute import Window, WindowConfig, WindowTable, compute_windows, user_windows
+
+__all__ = ["Window", "WindowConfig", "WindowTable", "compute_windows", "user_windows"]
