@@ -48,8 +48,8 @@ def bare_encode(texts: list[str], batch_size: int) -> dict[str, float]:
 def stored_texts(engine: Engine) -> tuple[list[str], list[str]]:
     """The item and summary texts the build embedded, read back from the store."""
     store = engine.store
-    items = store._col("items").get(include=["documents"])["documents"] or []
-    windows = store._col("windows").get(include=["documents"])["documents"] or []
+    items = store.records("items")["documents"]
+    windows = store.records("windows")["documents"]
     return list(items), list(windows)
 
 

@@ -36,7 +36,7 @@ def contents(engine: Engine) -> dict[str, dict[str, tuple[Any, Any, np.ndarray]]
     """Every record of both collections: id -> (document, metadata, vector)."""
     out = {}
     for which in ("items", "windows"):
-        got = engine.store._col(which).get(include=["documents", "metadatas", "embeddings"])
+        got = engine.store.records(which)
         out[which] = {
             rid: (doc, meta, np.asarray(vec, dtype=np.float32))
             for rid, doc, meta, vec in zip(

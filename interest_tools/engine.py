@@ -2,21 +2,24 @@
 
 The :class:`Engine` owns a store directory (``Settings.store_path``) holding the canonical events and items,
 the window summaries, stated feedback, the forecaster checkpoint and, unless a Chroma server is used, the
-Chroma files. Models and data load lazily, once; answers are thread-safe (a re-entrant lock guards loading and
-every write; the single-writer file lock guards the directory against other processes).
+Chroma files. Models and data load lazily, once, under the engine's re-entrant lock (``functools.cached_property``
+has no lock since Python 3.12, so :class:`_Loaded` takes it explicitly); every write goes through
+:mod:`interest_tools.pipeline` under the same lock, and the single-writer file lock guards the directory against
+other processes. The engine is the only owner of its caches: it clears them after each write.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import date, datetime
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from interest_tools import pipeline
 from interest_tools.data import Dataset, user_row_ranges
 from interest_tools.errors import InterestToolsError, UnknownUserError
 from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
@@ -27,6 +30,7 @@ from interest_tools.forecast import (
     load_checkpoint,
 )
 from interest_tools.forecast.framing import frame_forecast
+from interest_tools.pipeline import Workspace
 from interest_tools.recommend import (
     CatalogMaps,
     FeedbackKind,
@@ -48,13 +52,37 @@ from interest_tools.store import (
     SentenceTransformerEmbeddings,
     WindowHit,
     embeddings_name,
+    state,
 )
-from interest_tools.store import _state as state
 from interest_tools.summaries import WindowSummary
 from interest_tools.windows import Window, WindowConfig, WindowTable, compute_windows
 
 if TYPE_CHECKING:
     from interest_tools.pipeline import BuildConfig, BuildReport, Progress
+
+T = TypeVar("T")
+
+
+class _Loaded(Generic[T]):
+    """A lazily loaded engine attribute: computed once under the engine's lock, dropped by ``reset_cache``."""
+
+    def __init__(self, load: Callable[[Any], T]) -> None:
+        self.load = load
+        self.name = load.__name__
+        self.__doc__ = load.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, engine: Any, owner: type | None = None) -> T:
+        if engine is None:
+            return self  # type: ignore[return-value]  (class access, e.g. by reset_cache)
+        cache = engine.__dict__
+        if self.name not in cache:
+            with engine.lock:
+                if self.name not in cache:
+                    cache[self.name] = self.load(engine)
+        return cache[self.name]  # type: ignore[no-any-return]
 
 
 class Engine:
@@ -75,52 +103,48 @@ class Engine:
         chat_model: Any = None,
         store: InterestStore | None = None,
     ) -> None:
-        self.settings = settings or Settings()
-        self.root = Path(self.settings.store_path)
-        self.embeddings: EmbeddingsLike = embeddings or SentenceTransformerEmbeddings(
-            model_name=self.settings.embedding_model,
-            device=self.settings.embedding_device,
-            batch_size=self.settings.embedding_batch_size,
-            backend=self.settings.embedding_backend,
+        settings = settings or Settings()
+        embeddings = embeddings or SentenceTransformerEmbeddings(
+            model_name=settings.embedding_model,
+            device=settings.embedding_device,
+            batch_size=settings.embedding_batch_size,
+            backend=settings.embedding_backend,
         )
+        self.workspace = Workspace(settings, embeddings, chat_model, store)
+        self.settings = settings
+        self.root: Path = self.workspace.root
+        self.embeddings: EmbeddingsLike = embeddings
         self.chat_model = chat_model
-        self._store = store
-        self.lock = threading.RLock()
+        self.lock: threading.RLock = self.workspace.lock  # one lock for loading and writing
 
     # ------------------------------------------------------------------------------------ lazy state
 
     @property
     def store(self) -> InterestStore:
         """The Chroma store (opened on first use)."""
-        with self.lock:
-            if self._store is None:
-                self._store = InterestStore.open(self.embeddings, self.settings)
-            return self._store
+        return self.workspace.store
 
-    @cached_property
+    @_Loaded
     def build_state(self) -> state.BuildState:
         """The last build's record (raises :class:`NotBuiltError` before any build)."""
-        return state.read_state(self.root)
+        return self.workspace.build_state()
 
-    @cached_property
+    @_Loaded
     def dataset(self) -> Dataset:
         """The stored canonical events and items."""
-        events = state.read_frame(self.root, state.EVENTS)
-        items = state.read_frame(self.root, state.ITEMS)
-        items["categories"] = items["categories"].map(list)
-        return Dataset(events=events, items=items, name=self.build_state.dataset)
+        return self.workspace.dataset()
 
-    @cached_property
+    @_Loaded
     def window_config(self) -> WindowConfig:
         """The cut of the stored summaries."""
         return WindowConfig.model_validate(self.build_state.window)
 
-    @cached_property
+    @_Loaded
     def windows(self) -> WindowTable:
         """Every user's windows (the summarised cut)."""
         return compute_windows(self.dataset.events, self.dataset.items, self.window_config)
 
-    @cached_property
+    @_Loaded
     def forecast_windows(self) -> WindowTable:
         """Every user's windows in the cut the forecaster reads."""
         cfg = self.build_state.forecast_window
@@ -128,12 +152,12 @@ class Engine:
             return self.windows
         return compute_windows(self.dataset.events, self.dataset.items, WindowConfig.model_validate(cfg))
 
-    @cached_property
+    @_Loaded
     def summaries(self) -> pd.DataFrame:
         """All window summaries (one row per window)."""
-        return state.read_frame(self.root, state.SUMMARIES)
+        return self.workspace.summaries()
 
-    @cached_property
+    @_Loaded
     def forecaster(self) -> LSTMForecaster:
         """The trained forecaster, checked against the stored catalog and embedding model."""
         model = load_checkpoint(
@@ -143,28 +167,28 @@ class Engine:
         )
         return model.attach(self.forecast_windows)
 
-    @cached_property
+    @_Loaded
     def item_index(self) -> ItemVectorMirror:
         """The store's item vectors in memory (read once), for exact search on the recommend hot path."""
         return ItemVectorMirror.from_store(self.store, self.dataset.items)
 
-    @cached_property
+    @_Loaded
     def catalog_maps(self) -> CatalogMaps:
         """Item id to categories and to title (built once)."""
         return catalog_maps(self.dataset.items)
 
-    @cached_property
+    @_Loaded
     def popularity(self) -> pd.Series:
         """Interaction counts per item id (object-dtype index: fast per-request lookups)."""
         counts = self.dataset.events["item_id"].value_counts()
         return pd.Series(counts.to_numpy(), index=pd.Index(counts.index.tolist(), dtype=object))
 
-    @cached_property
+    @_Loaded
     def item_ids(self) -> pd.Index:
         """Catalog item ids in catalog order, as an object-dtype index (Arrow strings are slow one by one)."""
         return pd.Index(self.dataset.items["item_id"].tolist(), dtype=object)
 
-    @cached_property
+    @_Loaded
     def user_event_rows(self) -> dict[str, tuple[int, int]]:
         """Each user's rows ``[start, stop)`` in the user-sorted events (a slice instead of a scan per request)."""
         ranges = user_row_ranges(self.dataset.events)
@@ -176,17 +200,17 @@ class Engine:
         start, stop = self.user_event_rows.get(user_id, (0, 0))
         return self.dataset.events.iloc[start:stop]
 
-    @cached_property
+    @_Loaded
     def titles(self) -> dict[str, str]:
         """Item id to title."""
         return dict(zip(self.dataset.items["item_id"], self.dataset.items["title"], strict=True))
 
     def reset_cache(self) -> None:
         """Forget loaded data and models (after a write)."""
-        for name in ("build_state", "dataset", "window_config", "windows", "forecast_windows", "summaries",
-                     "forecaster", "popularity", "item_index", "catalog_maps", "titles", "item_ids",
-                     "user_event_rows"):  # fmt: skip
-            self.__dict__.pop(name, None)
+        with self.lock:
+            for name, value in vars(Engine).items():
+                if isinstance(value, _Loaded):
+                    self.__dict__.pop(name, None)
 
     def users(self) -> list[str]:
         """Every stored user id, sorted."""
@@ -202,16 +226,20 @@ class Engine:
     def build(
         self, dataset: Dataset, config: BuildConfig | None = None, progress: Progress | None = None
     ) -> BuildReport:
-        """Build everything from a dataset (see :func:`interest_tools.pipeline._build.build`)."""
-        from interest_tools.pipeline import build
-
-        return build(self, dataset, config, progress)
+        """Build everything from a dataset (see :func:`interest_tools.pipeline.build`)."""
+        with self.lock:
+            try:
+                return pipeline.build(self.workspace, dataset, config, progress)
+            finally:
+                self.reset_cache()
 
     def ingest(self, events: Any, items: Any = None, *, retrain: bool = False) -> BuildReport:
-        """Append events (and items), updating only what they touch (see :func:`interest_tools.pipeline._build.ingest`)."""
-        from interest_tools.pipeline import ingest
-
-        return ingest(self, events, items, retrain=retrain)
+        """Append events (and items), updating only what they touch (see :func:`interest_tools.pipeline.ingest`)."""
+        with self.lock:
+            try:
+                return pipeline.ingest(self.workspace, events, items, retrain=retrain)
+            finally:
+                self.reset_cache()
 
     def store_users(self) -> list[str]:
         """Users that have summaries stored."""
@@ -331,25 +359,30 @@ class Engine:
         """Delete the user's events, windows, summaries, vectors, cached LLM outputs and feedback.
 
         Chroma keeps deleted vectors in its files until they are rewritten; :meth:`compact` rebuilds the
-        collections so nothing of the user remains on disk (see :func:`interest_tools.pipeline._maintenance.forget_user`).
+        collections so nothing of the user remains on disk (see :func:`interest_tools.pipeline.forget_user`).
         """
-        from interest_tools.pipeline import forget_user
-
-        return forget_user(self, user_id)
+        self.check_user(user_id)
+        with self.lock:
+            try:
+                return pipeline.forget_user(self.workspace, user_id)
+            finally:
+                self.reset_cache()
 
     # ------------------------------------------------------------------------------------ maintenance
 
     def compact(self) -> dict[str, Any]:
         """Rewrite the embedded Chroma files so that deleted records leave no trace.
 
-        See :func:`interest_tools.pipeline._maintenance.compact`.
+        See :func:`interest_tools.pipeline.compact`.
 
         Raises:
             StoreError: Another process is writing, or the copy failed (the old files are then kept).
         """
-        from interest_tools.pipeline import compact
-
-        return compact(self)
+        with self.lock:
+            try:
+                return pipeline.compact(self.workspace)
+            finally:
+                self.reset_cache()  # the item mirror was read from the files just replaced
 
     def health_check(
         self, *, deep: bool = True, timeout_s: float = 120.0, raise_on_problem: bool = True
@@ -358,7 +391,7 @@ class Engine:
 
         The Chroma directory is first checked with plain Python, then (``deep``) opened by Chroma in a child
         process, because some damage makes Chroma crash the process that reads it (see
-        :func:`interest_tools.pipeline._health.health_report`). Takes no lock.
+        :func:`interest_tools.pipeline.health_report`). Takes no lock.
 
         Args:
             deep: Also open the Chroma directory in a child process (a few seconds).
@@ -372,9 +405,8 @@ class Engine:
             StoreError: Any problem, when ``raise_on_problem``; the message lists each with its fix.
         """
         from interest_tools.errors import StoreError
-        from interest_tools.pipeline import health_report
 
-        report = health_report(self, deep=deep, timeout_s=timeout_s)
+        report = pipeline.health_report(self.workspace, deep=deep, timeout_s=timeout_s)
         if report["problems"] and raise_on_problem:
             raise StoreError(f"the store at {self.root} failed its health check: " + " | ".join(report["problems"]))
         return report

@@ -35,10 +35,10 @@ _HOMES = {
 }
 
 __all__ = [
-    "InterestTool",
-    "InterestToolkit",
     "OPERATIONS",
     "OPERATIONS_BY_NAME",
+    "InterestTool",
+    "InterestToolkit",
     "Operation",
     "ToolArgumentError",
     "ToolContext",

@@ -22,7 +22,8 @@ from fastmcp.exceptions import ToolError
 from fastmcp.tools import Tool, ToolResult
 from pydantic import PrivateAttr
 
-from interest_tools.adapters._operations import Operation, ToolContext, select
+from interest_tools.adapters._operation_context import Operation, ToolContext
+from interest_tools.adapters._operations import select
 from interest_tools.engine import Engine
 from interest_tools.errors import InterestToolsError
 

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -22,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from interest_tools.adapters._operation_args import ToolArgumentError
 from interest_tools.engine import Engine
-from interest_tools.errors import InterestToolsError, UnknownUserError
+from interest_tools.errors import UnknownUserError
 
 Call = Callable[["ToolContext", str, Any], Any]
 
@@ -58,14 +57,13 @@ def _with_user(args: type[BaseModel]) -> type[BaseModel]:
 
 
 class _ReadWriteLock:
-    """Many concurrent readers or one writer (writers first); also records whether the engine is loaded."""
+    """Many concurrent readers or one writer (writers first)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._readers = 0
         self._writing = False
         self._writers_waiting = 0
-        self.warm = False
 
     @contextmanager
     def read(self) -> Iterator[None]:
@@ -102,14 +100,6 @@ def engine_lock(engine: Engine) -> _ReadWriteLock:
     """The read-write lock shared by every tool over ``engine`` (LangChain and MCP alike)."""
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(engine, _ReadWriteLock())
-
-
-def _warm(engine: Engine) -> None:
-    """Load data, store and models once, so that concurrent reads never race on lazy loading."""
-    for name in ("windows", "summaries", "titles", "popularity", "store"):
-        getattr(engine, name)
-    with contextlib.suppress(InterestToolsError):  # no forecaster: forecast/recommend say so when called
-        engine.forecaster  # noqa: B018
 
 
 # ------------------------------------------------------------------------------------------ context
@@ -180,20 +170,9 @@ class ToolContext:
 
     def _locked(self, op: Operation, user: str, args: BaseModel) -> Any:
         lock = engine_lock(self.engine)
-        if op.writes:
-            with lock.write():
-                try:
-                    return op.call(self, user, args)
-                finally:
-                    lock.warm = False  # the engine dropped its caches
-        while True:
-            with lock.read():
-                if lock.warm:
-                    return op.call(self, user, args)
-            with lock.write():
-                if not lock.warm:
-                    _warm(self.engine)
-                    lock.warm = True
+        # The engine loads lazily under its own lock; this lock only keeps reads out while a write runs.
+        with lock.write() if op.writes else lock.read():
+            return op.call(self, user, args)
 
     def categories(self) -> list[str]:
         """Every catalog category, sorted."""

@@ -7,8 +7,8 @@ that returns the same JSON as the CLI's ``--json``, and a renderer of a short te
 (per-user tools) or none (operator tools, which take ``user_id`` as an argument on purpose).
 
 This module holds the table (:data:`OPERATIONS`) with its engine calls and renderers; the argument models are
-in :mod:`interest_tools.adapters._operation_args`, and :class:`Operation`, :class:`ToolContext` and :func:`engine_lock` in
-:mod:`interest_tools.adapters._operation_context` (all re-exported here).
+in ``_operation_args``, and :class:`Operation`, :class:`ToolContext` and :func:`engine_lock` in
+``_operation_context``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import pandas as pd
 
 from interest_tools.adapters._operation_args import (
     AsOfArgs,
-    EventIn,
     FeedbackArgs,
     ForgetArgs,
     IngestArgs,
@@ -33,27 +32,12 @@ from interest_tools.adapters._operation_args import (
     SearchArgs,
     ToolArgumentError,
 )
-from interest_tools.adapters._operation_context import Call, Operation, ToolContext, engine_lock
+from interest_tools.adapters._operation_context import Operation, ToolContext
 from interest_tools.recommend import FEEDBACK_KINDS
 
 __all__ = [
     "OPERATIONS",
     "OPERATIONS_BY_NAME",
-    "AsOfArgs",
-    "Call",
-    "EventIn",
-    "FeedbackArgs",
-    "ForgetArgs",
-    "IngestArgs",
-    "LastArgs",
-    "NoArgs",
-    "Operation",
-    "RecommendArgs",
-    "ReportArgs",
-    "SearchArgs",
-    "ToolArgumentError",
-    "ToolContext",
-    "engine_lock",
     "select",
 ]
 

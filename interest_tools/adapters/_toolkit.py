@@ -18,7 +18,8 @@ from typing import Any
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import ConfigDict, Field, field_validator
 
-from interest_tools.adapters._operations import ToolContext, select
+from interest_tools.adapters._operation_context import ToolContext
+from interest_tools.adapters._operations import select
 from interest_tools.adapters._tools import InterestTool, make_tool
 from interest_tools.engine import Engine
 

@@ -1,4 +1,4 @@
-"""LangChain tools generated from :data:`interest_tools.adapters._operations.OPERATIONS` (see :mod:`interest_tools.adapters._toolkit`).
+"""LangChain tools generated from the operations table (``OPERATIONS``; the toolkit is in ``_toolkit``).
 
 Every tool returns ``(short text, typed JSON)`` (``response_format="content_and_artifact"``): the model reads the
 text, the program gets the same JSON as the CLI's ``--json`` as the ``ToolMessage.artifact``. Caller-fixable
@@ -15,7 +15,7 @@ from langchain_core.callbacks import CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import ConfigDict, Field, ValidationError
 
-from interest_tools.adapters._operations import Operation, ToolContext
+from interest_tools.adapters._operation_context import Operation, ToolContext
 from interest_tools.errors import InterestToolsError
 
 

@@ -18,8 +18,8 @@ from interest_tools.data._load import (
     load_items,
     split_categories,
     user_row_ranges,
-    utc_ns,
 )
+from interest_tools.data._validation import utc_ns
 
 __all__ = [
     "UNKNOWN_CATEGORY",

@@ -27,9 +27,6 @@ import pandas as pd
 
 from interest_tools.data._readers import Source, read_table
 from interest_tools.data._validation import (
-    MAX_TIME,
-    MILLIS_THRESHOLD,
-    MIN_TIME,
     first_bad,
     parse_ids,
     parse_numbers,
@@ -44,11 +41,7 @@ __all__ = [
     "EVENT_REQUIRED",
     "ITEM_OPTIONAL",
     "ITEM_REQUIRED",
-    "MAX_TIME",
-    "MILLIS_THRESHOLD",
-    "MIN_TIME",
     "UNKNOWN_CATEGORY",
-    "DataValidationError",
     "Dataset",
     "LoadReport",
     "attach_catalog",
@@ -56,9 +49,7 @@ __all__ = [
     "load_dataset",
     "load_events",
     "load_items",
-    "parse_timestamps",
     "split_categories",
-    "utc_ns",
 ]
 
 

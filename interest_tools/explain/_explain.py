@@ -35,35 +35,23 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from interest_tools.errors import DataValidationError, InterestToolsError
+from interest_tools.explain._change_points import profile_of
+from interest_tools.explain._models import CategoryChange, ExplainConfig, Shift, Span, StableInterest
 from interest_tools.explain._narrative import allowed_categories as allowed_categories
 from interest_tools.explain._narrative import facts_of as facts_of
-from interest_tools.explain._narrative import llm_narrative, pct, template_narrative, ungrounded_dates
+from interest_tools.explain._narrative import llm_narrative, pct, template_narrative
 from interest_tools.explain._narrative import narrative_dates as narrative_dates
-from interest_tools.explain._shifts import (
-    CategoryChange,
-    ExplainConfig,
-    Shift,
-    Span,
-    StableInterest,
-    category_changes,
-    detect_shifts,
-    profile_of,
-    stable_core,
-)
+from interest_tools.explain._shifts import category_changes, detect_shifts, stable_core
 from interest_tools.summaries import display_title
 from interest_tools.windows import Window
 
 __all__ = [
     "Catalog",
     "DateRangeError",
-    "ExplainConfig",
     "Explanation",
     "HistoryAsOf",
-    "Shift",
     "explain_user",
     "history_as_of",
-    "template_narrative",
-    "ungrounded_dates",
 ]
 
 

@@ -33,24 +33,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from interest_tools.explain._change_points import Profile, find_change_points, profile_of, tv_distance, user_rng
-from interest_tools.explain._models import CategoryChange, ExplainConfig, Shift, Span, StableInterest
+from interest_tools.explain._models import CategoryChange, ExplainConfig, Shift, StableInterest
 from interest_tools.windows import Window
 
 __all__ = [
-    "CategoryChange",
-    "ExplainConfig",
-    "Profile",
-    "Shift",
-    "Span",
-    "StableInterest",
     "category_changes",
     "detect_shifts",
     "evidence_items",
-    "find_change_points",
-    "profile_of",
     "stable_core",
-    "tv_distance",
-    "user_rng",
 ]
 
 

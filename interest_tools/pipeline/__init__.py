@@ -10,11 +10,13 @@ from __future__ import annotations
 from interest_tools.pipeline._build import BuildConfig, BuildReport, Progress, build, ingest, window_config_from_label
 from interest_tools.pipeline._health import health_report
 from interest_tools.pipeline._maintenance import compact, forget_user
+from interest_tools.pipeline._workspace import Workspace
 
 __all__ = [
     "BuildConfig",
     "BuildReport",
     "Progress",
+    "Workspace",
     "build",
     "compact",
     "forget_user",

@@ -17,17 +17,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from interest_tools.data import Dataset, attach_catalog, canonicalize_events, check_dataset, load_events, load_items
-from interest_tools.errors import ConfigError, InterestToolsError
-from interest_tools.forecast import ForecastConfig
-from interest_tools.forecast.train import train_forecaster
+from interest_tools.errors import InterestToolsError
+from interest_tools.forecast import ForecastConfig, train_forecaster
 from interest_tools.pipeline._ray import RayConfig
-from interest_tools.store import WindowDoc, embed_matrix, embeddings_name, item_text
-from interest_tools.store import _state as state
-from interest_tools.summaries import LLMSummarizer, Summarizer, SummaryConfig, TemplateSummarizer, WindowSummary
+from interest_tools.store import WindowDoc, embed_matrix, embeddings_name, item_text, state
+from interest_tools.summaries import Summarizer, SummaryConfig, WindowSummary, make_summarizer
 from interest_tools.windows import Window, WindowConfig, WindowTable, compute_windows
 
 if TYPE_CHECKING:
-    from interest_tools.engine import Engine
+    from interest_tools.pipeline._workspace import Workspace
 
 Progress = Callable[[str], None]
 
@@ -79,31 +77,9 @@ def window_config_from_label(label: str) -> WindowConfig:
     return WindowConfig(freq=label)  # type: ignore[arg-type]
 
 
-def chat_model_for(engine: Engine) -> Any:
-    """The engine's chat model, else one made from its settings.
-
-    Raises:
-        ConfigError: Neither exists.
-    """
-    chat = engine.chat_model
-    if chat is None:
-        from interest_tools.summaries import make_chat_model
-
-        chat = make_chat_model(engine.settings)
-    if chat is None:
-        raise ConfigError(
-            "--summarizer llm needs a chat model: set OPENAI_API_KEY and INTEREST_TOOLS_CHAT_MODEL "
-            "(e.g. gpt-4o-mini), or pass chat_model=..., or use --summarizer template"
-        )
-    return chat
-
-
-def _summarizer(engine: Engine, config: BuildConfig) -> TemplateSummarizer | LLMSummarizer:
-    if config.summarizer == "template":
-        return TemplateSummarizer(config.summary)
-    chat = chat_model_for(engine)
-    summary_cfg = config.summary.model_copy(update={"cache_dir": engine.root / state.LLM_CACHE})
-    return LLMSummarizer(chat, summary_cfg)
+def _summarizer(ws: Workspace, config: BuildConfig) -> Summarizer:
+    summary_cfg = config.summary.model_copy(update={"cache_dir": ws.root / state.LLM_CACHE})
+    return make_summarizer(config.summarizer, summary_cfg, chat_model=ws.chat_model, settings=ws.settings)
 
 
 def summarise_table(
@@ -122,14 +98,14 @@ def summary_frame(summaries: list[WindowSummary], label: str) -> pd.DataFrame:
 
 
 def _summarise(
-    engine: Engine, table: WindowTable, users: list[str], events: pd.DataFrame, items: pd.DataFrame, config: BuildConfig
+    ws: Workspace, table: WindowTable, users: list[str], events: pd.DataFrame, items: pd.DataFrame, config: BuildConfig
 ) -> tuple[pd.DataFrame, list[WindowDoc]]:
-    summaries, docs = summarise_table(_summarizer(engine, config), table, users, events, items)
+    summaries, docs = summarise_table(_summarizer(ws, config), table, users, events, items)
     return summary_frame(summaries, table.config.label), docs
 
 
 def build(
-    engine: Engine, dataset: Dataset, config: BuildConfig | None = None, progress: Progress | None = None
+    ws: Workspace, dataset: Dataset, config: BuildConfig | None = None, progress: Progress | None = None
 ) -> BuildReport:
     """Build everything from a dataset: windows, summaries, both collections, the forecaster.
 
@@ -140,15 +116,15 @@ def build(
     check_dataset(dataset)  # before the lock and before any write
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
-    with engine.lock, state.writer_lock(engine.root):
-        state.begin_write(engine.root, "build")
+    with ws.lock, state.writer_lock(ws.root):
+        state.begin_write(ws.root, "build")
         t = time.perf_counter()
         table: WindowTable | None = None
         precomputed: dict[str, np.ndarray] | None = None
         if config.engine == "ray":
             from interest_tools.pipeline._ray import run_batch_on_ray
 
-            batch = run_batch_on_ray(engine, dataset.events, dataset.items, config, say)
+            batch = run_batch_on_ray(ws, dataset.events, dataset.items, config, say)
             summaries, docs = summary_frame(batch.summaries, config.window.label), batch.docs
             precomputed = batch.vectors
             n_users = batch.n_users
@@ -156,19 +132,19 @@ def build(
             table = compute_windows(dataset.events, dataset.items, config.window)
             n_users = len(table.users())
             say(f"{len(table):,} {table.config.label} windows for {n_users:,} users")
-            summaries, docs = _summarise(engine, table, table.users(), dataset.events, dataset.items, config)
+            summaries, docs = _summarise(ws, table, table.users(), dataset.events, dataset.items, config)
         timings["ray_batch" if config.engine == "ray" else "windows_and_summaries"] = time.perf_counter() - t
         t = time.perf_counter()
         say(f"embedding {len(dataset.items):,} items")
-        item_report = engine.store.upsert_items(dataset.items, vectors=precomputed)
+        item_report = ws.store.upsert_items(dataset.items, vectors=precomputed)
         say(f"embedding {len(docs):,} window summaries")
-        win_report = engine.store.upsert_windows(docs, vectors=precomputed)
+        win_report = ws.store.upsert_windows(docs, vectors=precomputed)
         keep = {d.doc_id for d in docs}
-        engine.store.delete_windows([rid for rid in engine.store.window_ids() if rid not in keep])
+        ws.store.delete_windows([rid for rid in ws.store.window_ids() if rid not in keep])
         timings["embed_and_store"] = time.perf_counter() - t
-        state.write_frame(engine.root, state.EVENTS, dataset.events)
-        state.write_frame(engine.root, state.ITEMS, dataset.items)
-        state.write_frame(engine.root, state.SUMMARIES, summaries)
+        state.write_frame(ws.root, state.EVENTS, dataset.events)
+        state.write_frame(ws.root, state.ITEMS, dataset.items)
+        state.write_frame(ws.root, state.SUMMARIES, summaries)
         forecast_window = None
         if config.train_forecaster:
             t = time.perf_counter()
@@ -179,20 +155,20 @@ def build(
                 else compute_windows(dataset.events, dataset.items, fc_config)
             )
             say(f"training the LSTM forecaster on {fc_config.label} windows")
-            vectors = catalog_vectors(engine, dataset.items)
+            vectors = catalog_vectors(ws, dataset.items)
             model = train_forecaster(
-                fc_table, dataset.items, vectors, config.forecast, embedding_model=embeddings_name(engine.embeddings)
+                fc_table, dataset.items, vectors, config.forecast, embedding_model=embeddings_name(ws.embeddings)
             )
-            model.save(engine.root / state.FORECASTER)
+            model.save(ws.root / state.FORECASTER)
             forecast_window = fc_config.model_dump(mode="json")
             timings["forecaster"] = time.perf_counter() - t
         state.write_state(
-            engine.root,
+            ws.root,
             state.BuildState(
                 dataset=dataset.name,
                 window=config.window.model_dump(mode="json"),
                 forecast_window=forecast_window,
-                embedding_model=embeddings_name(engine.embeddings),
+                embedding_model=embeddings_name(ws.embeddings),
                 summarizer=config.summarizer,
                 n_events=len(dataset.events),
                 n_users=n_users,
@@ -201,8 +177,7 @@ def build(
                 updated_at=state.now(),
             ),
         )
-        state.end_write(engine.root)
-        engine.reset_cache()
+        state.end_write(ws.root)
     return BuildReport(
         n_events=len(dataset.events),
         n_users=n_users,
@@ -218,20 +193,20 @@ def build(
     )
 
 
-def catalog_vectors(engine: Engine, items: pd.DataFrame) -> np.ndarray:
+def catalog_vectors(ws: Workspace, items: pd.DataFrame) -> np.ndarray:
     """Item vectors in catalog order, read back from the store (embedded once, at upsert)."""
     try:
-        return engine.store.get_item_vectors(items["item_id"].tolist())
+        return ws.store.get_item_vectors(items["item_id"].tolist())
     except InterestToolsError:
         texts = [
             item_text(t, c, d)
             for t, c, d in zip(items["title"], items["categories"], items["description"], strict=True)
         ]
-        return embed_matrix(engine.embeddings, texts)
+        return embed_matrix(ws.embeddings, texts)
 
 
 def ingest(
-    engine: Engine, events: Any, items: Any = None, *, config: BuildConfig | None = None, retrain: bool = False
+    ws: Workspace, events: Any, items: Any = None, *, config: BuildConfig | None = None, retrain: bool = False
 ) -> BuildReport:
     """Append new events (and items) and update only the windows, summaries and vectors they touch.
 
@@ -239,7 +214,7 @@ def ingest(
     is new it writes nothing at all. A killed ingest is finished by running it again.
 
     Args:
-        engine: The engine whose store is updated.
+        ws: The store to update.
         events: New events (file path or DataFrame, canonical columns or validated like ``load_events``).
         items: New or changed catalog rows (optional); users with events on changed items are updated too.
         config: Summary settings (the window cut stays the stored one).
@@ -254,10 +229,12 @@ def ingest(
     t0 = time.perf_counter()
     new_events, report = load_events(events)  # validate everything before any write
     new_items = load_items(items) if items is not None else None
-    with engine.lock, state.writer_lock(engine.root):
-        interrupted = state.pending_write(engine.root) is not None
-        base = engine.dataset
-        prior = engine.build_state
+    with ws.lock, state.writer_lock(ws.root):
+        interrupted = state.pending_write(ws.root) is not None
+        base = ws.dataset()
+        prior = ws.build_state()
+        stored_summaries = ws.summaries()
+        window_config = WindowConfig.model_validate(prior.window)
         catalog, changed_items = _merge_catalog(base.items, new_items)
         known = _stored_mask(new_events, base.events)
         fresh = new_events[~known]
@@ -265,7 +242,7 @@ def ingest(
         if n_known:
             report.duplicates_dropped += n_known
             report.warnings.append(f"{n_known} event(s) already stored were skipped")
-        consistent = prior.n_events == len(base.events) and prior.n_windows == len(engine.summaries)
+        consistent = prior.n_events == len(base.events) and prior.n_windows == len(stored_summaries)
         if fresh.empty and not changed_items and not retrain and consistent and not interrupted:
             return BuildReport(
                 n_events=prior.n_events, n_users=prior.n_users, n_items=prior.n_items, n_windows=prior.n_windows,
@@ -273,27 +250,27 @@ def ingest(
                 duplicates_dropped=report.duplicates_dropped, warnings=list(report.warnings),
                 seconds={"total": round(time.perf_counter() - t0, 3)},
             )  # fmt: skip
-        state.begin_write(engine.root, "ingest")
+        state.begin_write(ws.root, "ingest")
         merged = canonicalize_events(pd.concat([base.events, fresh], ignore_index=True))
         attach_catalog(merged, catalog, report)
         touched = set(fresh["user_id"]) | set(merged.loc[merged["item_id"].isin(changed_items), "user_id"])
         if interrupted or not consistent:
             touched |= set(new_events["user_id"])  # finish what a killed ingest may have left half-done
         users = sorted(touched)
-        cfg = (config or BuildConfig(train_forecaster=False)).model_copy(update={"window": engine.window_config})
+        cfg = (config or BuildConfig(train_forecaster=False)).model_copy(update={"window": window_config})
         affected = merged[merged["user_id"].isin(users)]
-        table = compute_windows(affected, catalog, engine.window_config)
-        fresh_summaries, docs = _summarise(engine, table, users, affected, catalog, cfg)
-        item_report = engine.store.upsert_items(catalog) if changed_items else None
+        table = compute_windows(affected, catalog, window_config)
+        fresh_summaries, docs = _summarise(ws, table, users, affected, catalog, cfg)
+        item_report = ws.store.upsert_items(catalog) if changed_items else None
         embedded = 0
         for user in users:
             mine = [d for d in docs if d.user_id == user]
-            embedded += engine.store.replace_user_windows(user, engine.window_config.label, mine).n_embedded
-        old = engine.summaries
+            embedded += ws.store.replace_user_windows(user, window_config.label, mine).n_embedded
+        old = stored_summaries
         summaries = pd.concat([old[~old["user_id"].isin(users)], fresh_summaries], ignore_index=True)
-        state.write_frame(engine.root, state.ITEMS, catalog)
-        state.write_frame(engine.root, state.SUMMARIES, summaries)
-        state.write_frame(engine.root, state.EVENTS, merged)
+        state.write_frame(ws.root, state.ITEMS, catalog)
+        state.write_frame(ws.root, state.SUMMARIES, summaries)
+        state.write_frame(ws.root, state.EVENTS, merged)
         updated = prior.model_copy(
             update={
                 "n_events": len(merged),
@@ -303,17 +280,16 @@ def ingest(
                 "updated_at": state.now(),
             }
         )
-        engine.reset_cache()
         if retrain and prior.forecast_window is not None:
-            fc_table = engine.forecast_windows
+            fc_config = WindowConfig.model_validate(prior.forecast_window)
+            fc_table = compute_windows(merged, catalog, fc_config)
             model = train_forecaster(
-                fc_table, catalog, catalog_vectors(engine, catalog), cfg.forecast,
-                embedding_model=embeddings_name(engine.embeddings),
+                fc_table, catalog, catalog_vectors(ws, catalog), cfg.forecast,
+                embedding_model=embeddings_name(ws.embeddings),
             )  # fmt: skip
-            model.save(engine.root / state.FORECASTER)
-        state.write_state(engine.root, updated)
-        state.end_write(engine.root)
-        engine.reset_cache()
+            model.save(ws.root / state.FORECASTER)
+        state.write_state(ws.root, updated)
+        state.end_write(ws.root)
     return BuildReport(
         n_events=len(merged),
         n_users=updated.n_users,

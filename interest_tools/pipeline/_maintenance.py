@@ -1,18 +1,18 @@
-"""Store maintenance behind :class:`~interest_tools.engine.Engine`: forgetting a user and compacting the files."""
+"""Store maintenance: forgetting a user and compacting the Chroma files."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from interest_tools.store import InterestStore
-from interest_tools.store import _state as state
+from interest_tools.errors import UnknownUserError
+from interest_tools.store import StoreConfig, state
 from interest_tools.summaries import SummaryCache
 
 if TYPE_CHECKING:
-    from interest_tools.engine import Engine
+    from interest_tools.pipeline._workspace import Workspace
 
 
-def forget_user(engine: Engine, user_id: str) -> dict[str, int]:
+def forget_user(ws: Workspace, user_id: str) -> dict[str, int]:
     """Delete the user's events, windows, summaries, vectors, cached LLM outputs and feedback.
 
     Chroma keeps deleted vectors in its files until they are rewritten; :func:`compact` rebuilds the
@@ -25,26 +25,27 @@ def forget_user(engine: Engine, user_id: str) -> dict[str, int]:
         UnknownUserError: The user has no windows.
         StoreError: Another process is writing.
     """
-    engine.check_user(user_id)
-    with engine.lock, state.writer_lock(engine.root):
-        n_windows = engine.store.forget_user(user_id)
-        events = engine.dataset.events
+    with ws.lock, state.writer_lock(ws.root):
+        events = ws.dataset().events
+        stored = ws.summaries()
+        if not (events["user_id"] == user_id).any() and not (stored["user_id"] == user_id).any():
+            raise UnknownUserError(user_id)
+        n_windows = ws.store.forget_user(user_id)
         kept = events[events["user_id"] != user_id]
-        summaries = engine.summaries[engine.summaries["user_id"] != user_id]
-        state.write_frame(engine.root, state.EVENTS, kept)
-        state.write_frame(engine.root, state.SUMMARIES, summaries)
-        feedback = [r for r in state.read_jsonl(engine.root, state.FEEDBACK) if r.get("user_id") != user_id]
-        state.rewrite_jsonl(engine.root, state.FEEDBACK, feedback)
-        n_cached = SummaryCache(engine.root / state.LLM_CACHE).forget_user(user_id)
-        prior = engine.build_state
-        state.write_state(engine.root, prior.model_copy(update={
+        summaries = stored[stored["user_id"] != user_id]
+        state.write_frame(ws.root, state.EVENTS, kept)
+        state.write_frame(ws.root, state.SUMMARIES, summaries)
+        feedback = [r for r in state.read_jsonl(ws.root, state.FEEDBACK) if r.get("user_id") != user_id]
+        state.rewrite_jsonl(ws.root, state.FEEDBACK, feedback)
+        n_cached = SummaryCache(ws.root / state.LLM_CACHE).forget_user(user_id)
+        prior = ws.build_state()
+        state.write_state(ws.root, prior.model_copy(update={
             "n_events": len(kept), "n_users": int(kept["user_id"].nunique()), "n_windows": len(summaries),
             "updated_at": state.now()}))  # fmt: skip
-        engine.reset_cache()
     return {"events": len(events) - len(kept), "windows": n_windows, "cached_summaries": n_cached}
 
 
-def compact(engine: Engine) -> dict[str, Any]:
+def compact(ws: Workspace) -> dict[str, Any]:
     """Rewrite the embedded Chroma files so that deleted records (e.g. a forgotten user) leave no trace.
 
     Copies the live records of every collection into a fresh directory, swaps it in atomically and deletes
@@ -57,20 +58,14 @@ def compact(engine: Engine) -> dict[str, Any]:
     """
     from interest_tools.store import compact_directory
 
-    with engine.lock, state.writer_lock(engine.root):
-        if engine.settings.chroma_url:
-            return {"compacted": False, "reason": f"the Chroma server at {engine.settings.chroma_url} owns its files"}
-        current = engine._store
+    with ws.lock, state.writer_lock(ws.root):
+        if ws.settings.chroma_url:
+            return {"compacted": False, "reason": f"the Chroma server at {ws.settings.chroma_url} owns its files"}
+        current = ws.open_store
         if current is not None and not current.location.endswith("chroma"):
             return {"compacted": False, "reason": f"the store at {current.location} is not an embedded directory"}
-        config = current.config if current is not None else None
-
-        def release() -> None:
-            if engine._store is not None:
-                engine._store.close()
-                engine._store = None
-
-        report = compact_directory(engine.root / "chroma", release)
-        if config is not None:
-            engine._store = InterestStore.open(engine.embeddings, engine.settings, config)
+        config: list[StoreConfig | None] = []
+        report = compact_directory(ws.root / "chroma", lambda: config.append(ws.close_store()))
+        if config and config[0] is not None:
+            ws.reopen_store(config[0])
         return report

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,21 +41,15 @@ from interest_tools.store import (
     embed_matrix,
     embeddings_name,
     item_records,
+    state,
     window_records,
 )
-from interest_tools.summaries import (
-    LLMSummarizer,
-    Summarizer,
-    SummaryConfig,
-    TemplateSummarizer,
-    WindowSummary,
-    make_chat_model,
-)
+from interest_tools.summaries import Summarizer, SummaryConfig, WindowSummary, make_summarizer, resolve_chat_model
 from interest_tools.windows import WindowConfig, compute_windows
 
 if TYPE_CHECKING:
-    from interest_tools.engine import Engine
     from interest_tools.pipeline._build import BuildConfig
+    from interest_tools.pipeline._workspace import Workspace
 
 INSTALL_HINT = "install Ray with: pip install 'interest-tools[ray]'"
 
@@ -91,25 +85,23 @@ class RayBatchResult:
 class _SummarizerSpec:
     """What a worker needs to make the build's summarizer (objects with locks or caches are made there).
 
-    An LLM summarizer gets the engine's own chat model when it can be pickled, else each worker makes one from
+    An LLM summarizer gets the workspace's own chat model when it can be pickled, else each worker makes one from
     the settings (``ChatOpenAI`` holds locks and cannot travel).
     """
 
-    kind: str
+    kind: Literal["template", "llm"]
     summary: SummaryConfig
     chat_model: Any = None
     settings: Settings | None = None
 
     def make(self) -> Summarizer:
-        if self.kind == "template":
-            return TemplateSummarizer(self.summary)
-        chat = self.chat_model if self.chat_model is not None else make_chat_model(self.settings)
-        if chat is None:
+        try:
+            return make_summarizer(self.kind, self.summary, chat_model=self.chat_model, settings=self.settings)
+        except ConfigError as exc:
             raise ConfigError(
                 "a Ray worker could not make the chat model: OPENAI_API_KEY or INTEREST_TOOLS_CHAT_MODEL is not set "
                 "on the worker. Fix: set both where you run the build (they are forwarded to the workers)"
-            )
-        return LLMSummarizer(chat, self.summary)
+            ) from exc
 
 
 #: Environment variables forwarded to Ray workers (a cluster's nodes do not share the driver's environment).
@@ -234,7 +226,7 @@ def _decode(blob: bytes) -> np.ndarray:
 
 
 def run_batch_on_ray(
-    engine: Engine,
+    ws: Workspace,
     events: pd.DataFrame,
     items: pd.DataFrame,
     config: BuildConfig,
@@ -243,7 +235,7 @@ def run_batch_on_ray(
     """Windows, summaries and embeddings of every user on Ray, plus vectors of item texts new to the store.
 
     Args:
-        engine: The engine being built (its embeddings, chat model, settings and store).
+        ws: The store being built (its embeddings, chat model, settings and Chroma handle).
         events: Canonical events, sorted by user (as loaded).
         items: The canonical catalog.
         config: The build's configuration (window cut, summarizer, Ray settings).
@@ -252,15 +244,15 @@ def run_batch_on_ray(
     Raises:
         ConfigError: Ray is missing or unreachable, or the summarizer cannot be sent to workers.
     """
-    spec = _summarizer_spec(engine, config)
-    model_name = embeddings_name(engine.embeddings)
-    with ray_session(engine.settings.ray_address) as ray:
+    spec = _summarizer_spec(ws, config)
+    model_name = embeddings_name(ws.embeddings)
+    with ray_session(ws.settings.ray_address) as ray:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = sys.stderr.isatty()
         say(f"Ray: {ray.cluster_resources().get('CPU', 0):g} CPUs")
-        vectors: dict[str, np.ndarray] = _embed_items(ray, engine, items, model_name, config.ray)
+        vectors: dict[str, np.ndarray] = _embed_items(ray, ws, items, model_name, config.ray)
         ranges = user_row_ranges(events)
-        known = ray.put(engine.store.content_hashes("windows"))
+        known = ray.put(ws.store.content_hashes("windows"))
         say(f"Ray: windows, summaries and embeddings of {len(ranges):,} users")
         try:
             out = (
@@ -270,7 +262,7 @@ def run_batch_on_ray(
                     **_pool(ray, config.ray, len(ranges), config.ray.users_per_batch),
                     runtime_env=_worker_env(),
                     fn_constructor_kwargs={
-                        "embeddings": engine.embeddings,
+                        "embeddings": ws.embeddings,
                         "summarizer": spec,
                         "window": config.window,
                         "events": ray.put(events),
@@ -297,10 +289,10 @@ def run_batch_on_ray(
 
 
 def _embed_items(
-    ray: Any, engine: Engine, items: pd.DataFrame, model_name: str, config: RayConfig
+    ray: Any, ws: Workspace, items: pd.DataFrame, model_name: str, config: RayConfig
 ) -> dict[str, np.ndarray]:
     records = item_records(items, model_name)  # validates before any worker starts
-    known = engine.store.content_hashes("items")
+    known = ws.store.content_hashes("items")
     todo = {m[HASH_KEY]: text for text, m in zip(records.texts, records.metadatas, strict=True)}
     todo = {h: t for h, t in todo.items() if h not in known}
     if not todo:
@@ -310,23 +302,20 @@ def _embed_items(
         .map_batches(
             _ItemEmbedder,
             **_pool(ray, config, len(todo), config.items_per_batch),
-            fn_constructor_kwargs={"embeddings": engine.embeddings},
+            fn_constructor_kwargs={"embeddings": ws.embeddings},
         )
         .to_pandas()
     )
     return {h: _decode(blob) for h, blob in zip(out["hash"], out["vector"], strict=True)}
 
 
-def _summarizer_spec(engine: Engine, config: BuildConfig) -> _SummarizerSpec:
+def _summarizer_spec(ws: Workspace, config: BuildConfig) -> _SummarizerSpec:
     if config.summarizer == "template":
         return _SummarizerSpec("template", config.summary)
-    from interest_tools.pipeline._build import chat_model_for
-    from interest_tools.store import _state as state
-
-    chat = chat_model_for(engine)  # raises ConfigError when there is none, before Ray starts
-    summary = config.summary.model_copy(update={"cache_dir": engine.root / state.LLM_CACHE})
-    if engine.chat_model is None:
-        return _SummarizerSpec("llm", summary, settings=engine.settings)
+    chat = resolve_chat_model(ws.chat_model, ws.settings)  # raises ConfigError when there is none, before Ray starts
+    summary = config.summary.model_copy(update={"cache_dir": ws.root / state.LLM_CACHE})
+    if ws.chat_model is None:
+        return _SummarizerSpec("llm", summary, settings=ws.settings)
     from ray import cloudpickle
 
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from interest_tools.report._write import ReportConfig, ReportData, write_report
+from interest_tools.report._data import ReportConfig, ReportData
+from interest_tools.report._write import write_report
 
 __all__ = ["ReportConfig", "ReportData", "write_report"]

@@ -22,21 +22,10 @@ from interest_tools.report._data import (
     ReportConfig,
     ReportData,
     build_charts,
-    period_label,
-    span_label,
-    titles_from_items,
 )
 from interest_tools.report._render import render_html, render_markdown
 
 __all__ = [
-    "ReportConfig",
-    "ReportData",
-    "build_charts",
-    "period_label",
-    "render_html",
-    "render_markdown",
-    "span_label",
-    "titles_from_items",
     "write_report",
 ]
 

@@ -390,6 +390,24 @@ class InterestStore:
         ids = writer.all_ids(self._col("items"), None, batch=self._batch())
         return sorted(rid.removeprefix("item:") for rid in ids)
 
+    def records(self, which: Literal["items", "windows"], ids: Sequence[str] | None = None) -> dict[str, list[Any]]:
+        """Stored records of one collection (all, or those of ``ids`` that exist), read page by page.
+
+        Returns:
+            ``{"ids", "documents", "metadatas", "embeddings"}``: parallel lists, in Chroma's order.
+        """
+        include = ["documents", "metadatas", "embeddings"]
+        if ids is not None:
+            got: Any = self._col(which).get(ids=list(ids), include=cast(Any, include))
+            pages: Iterable[Any] = [got]
+        else:
+            pages = writer.pages(self._col(which), include, batch=self._batch())
+        out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+        for got in pages:
+            for key in out:
+                out[key].extend(list(got[key]) if got[key] is not None else [])
+        return out
+
     def counts(self) -> dict[str, int]:
         """Record counts: ``{"items": n, "windows": n}``."""
         return {"items": self._col("items").count(), "windows": self._col("windows").count()}

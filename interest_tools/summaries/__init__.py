@@ -7,18 +7,17 @@ outside its window (:func:`find_ungrounded`) is retried, then replaced by the te
 
 from __future__ import annotations
 
+from interest_tools.summaries._cache import SummaryCache
 from interest_tools.summaries._grounding import display_title, find_ungrounded, sanitize_text
 from interest_tools.summaries._summarize import (
     LLMSummarizer,
-    Summarizer,
-    SummaryCache,
-    SummaryConfig,
-    TemplateSummarizer,
-    WindowSummary,
     make_chat_model,
+    make_summarizer,
+    resolve_chat_model,
     summarize_windows,
     summarizer_from_settings,
 )
+from interest_tools.summaries._template import Summarizer, SummaryConfig, TemplateSummarizer, WindowSummary
 
 __all__ = [
     "LLMSummarizer",
@@ -30,6 +29,8 @@ __all__ = [
     "display_title",
     "find_ungrounded",
     "make_chat_model",
+    "make_summarizer",
+    "resolve_chat_model",
     "sanitize_text",
     "summarize_windows",
     "summarizer_from_settings",

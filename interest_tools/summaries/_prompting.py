@@ -20,41 +20,23 @@ from typing import Any
 
 from interest_tools.data import UNKNOWN_CATEGORY
 from interest_tools.errors import ConfigError
-from interest_tools.summaries._context import Catalog, EventLookup, WindowContext, build_contexts
 from interest_tools.summaries._grounding import display_title, sanitize_text
 from interest_tools.summaries._wording import (
-    Period,
-    WordingOptions,
-    period_intro,
     period_name,
-    period_this,
-    template_text,
-    window_period,
 )
 from interest_tools.windows import Window
 
 __all__ = [
     "PROMPT_FIELDS",
-    "Catalog",
-    "EventLookup",
-    "Period",
-    "WindowContext",
-    "WordingOptions",
-    "build_contexts",
     "is_retryable",
     "load_prompt",
     "model_identity",
     "parse_json_object",
-    "period_intro",
-    "period_name",
-    "period_this",
     "prompt_dirs",
     "prompt_fields",
     "render_prompt",
     "retry_after",
-    "template_text",
     "window_data",
-    "window_period",
 ]
 
 _NAME = re.compile(r"^[a-z0-9_]+$")

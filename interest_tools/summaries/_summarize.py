@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError
@@ -31,7 +31,7 @@ from interest_tools.errors import ConfigError
 from interest_tools.settings import Settings
 from interest_tools.summaries._cache import SummaryCache
 from interest_tools.summaries._context import Catalog, WindowContext, build_contexts
-from interest_tools.summaries._grounding import find_ungrounded, sanitize_text
+from interest_tools.summaries._grounding import sanitize_text
 from interest_tools.summaries._prompting import (
     is_retryable,
     load_prompt,
@@ -46,7 +46,6 @@ from interest_tools.summaries._template import (
     SummaryConfig,
     TemplateSummarizer,
     WindowSummary,
-    window_item_ratings,
     window_summary,
 )
 from interest_tools.windows import Window
@@ -57,18 +56,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LLMSummarizer",
-    "SummaryCache",
-    "SummaryConfig",
     "SummaryOutput",
-    "TemplateSummarizer",
-    "WindowSummary",
-    "find_ungrounded",
-    "load_prompt",
     "make_chat_model",
-    "sanitize_text",
     "summarize_windows",
     "summarizer_from_settings",
-    "window_item_ratings",
 ]
 
 logger = logging.getLogger(__name__)
@@ -290,12 +281,50 @@ def make_chat_model(settings: Settings | None = None) -> BaseChatModel | None:
     return ChatOpenAI(model=settings.chat_model, base_url=settings.openai_base_url, max_retries=0, timeout=120)
 
 
+def resolve_chat_model(chat_model: BaseChatModel | None, settings: Settings | None) -> BaseChatModel:
+    """Return ``chat_model``, else the one the settings configure (:func:`make_chat_model`).
+
+    Raises:
+        ConfigError: Neither exists (the message says how to configure one).
+    """
+    chat = chat_model if chat_model is not None else make_chat_model(settings)
+    if chat is None:
+        raise ConfigError(
+            "LLM summaries need a chat model: set OPENAI_API_KEY and INTEREST_TOOLS_CHAT_MODEL "
+            "(e.g. gpt-4o-mini), or pass chat_model=..., or use --summarizer template"
+        )
+    return chat
+
+
+def make_summarizer(
+    kind: Literal["template", "llm"],
+    config: SummaryConfig | None = None,
+    *,
+    chat_model: BaseChatModel | None = None,
+    settings: Settings | None = None,
+) -> Summarizer:
+    """The one factory of summarizers: the offline template, or an :class:`LLMSummarizer`.
+
+    Args:
+        kind: ``template`` or ``llm``.
+        config: Wording, LLM limits and the cache directory.
+        chat_model: The chat model for ``llm``; by default the one the settings configure.
+        settings: Used to make the chat model when none is given.
+
+    Raises:
+        ConfigError: ``llm`` without a chat model.
+    """
+    if kind == "template":
+        return TemplateSummarizer(config)
+    return LLMSummarizer(resolve_chat_model(chat_model, settings), config)
+
+
 def summarizer_from_settings(settings: Settings | None = None, config: SummaryConfig | None = None) -> Summarizer:
     """Return an :class:`LLMSummarizer` if a chat model is configured (:func:`make_chat_model`), else the template."""
     settings = settings or Settings()
     config = config or SummaryConfig.from_settings(settings)
     model = make_chat_model(settings)
-    return TemplateSummarizer(config) if model is None else LLMSummarizer(model, config)
+    return make_summarizer("template" if model is None else "llm", config, chat_model=model)
 
 
 def summarize_windows(

@@ -7,6 +7,7 @@ previous window.
 
 from __future__ import annotations
 
-from interest_tools.windows._compute import Window, WindowConfig, WindowTable, compute_windows, user_windows
+from interest_tools.windows._compute import WindowConfig, compute_windows, user_windows
+from interest_tools.windows._table import Window, WindowTable
 
 __all__ = ["Window", "WindowConfig", "WindowTable", "compute_windows", "user_windows"]

@@ -26,7 +26,12 @@ from interest_tools.errors import ConfigError, UnknownUserError
 from interest_tools.windows._kernels import cell_sums, order_items, sort_within, time_ordered
 from interest_tools.windows._table import Window, WindowTable
 
-__all__ = ["Freq", "Window", "WindowConfig", "WindowTable", "compute_windows", "user_windows"]
+__all__ = [
+    "Freq",
+    "WindowConfig",
+    "compute_windows",
+    "user_windows",
+]
 
 Freq = Literal["week", "month", "quarter", "year"]
 _NS_PER_DAY = 86_400 * 10**9

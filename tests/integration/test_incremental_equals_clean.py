@@ -31,7 +31,7 @@ def _engine(root: Path) -> Engine:
 
 def _window_docs(engine: Engine) -> dict[str, tuple[Any, ...]]:
     ids = engine.store.window_ids()
-    got = engine.store._col("windows").get(ids=ids, include=["documents", "metadatas", "embeddings"])
+    got = engine.store.records("windows", ids)
     return {
         rid: (doc, tuple(sorted((k, v) for k, v in (meta or {}).items())), tuple(np.round(vec, 6)))
         for rid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)

@@ -28,7 +28,7 @@ CONFIG = BuildConfig(forecast=ForecastConfig(epochs=1, hidden_size=16, item_dim=
 def _contents(engine: Engine) -> dict[str, dict[str, tuple[Any, ...]]]:
     out: dict[str, dict[str, tuple[Any, ...]]] = {}
     for which in ("items", "windows"):
-        got = engine.store._col(which).get(include=["documents", "metadatas", "embeddings"])
+        got = engine.store.records(which)
         out[which] = {
             rid: (doc, meta, np.asarray(vec, dtype=np.float32))
             for rid, doc, meta, vec in zip(

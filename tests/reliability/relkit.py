@@ -91,8 +91,7 @@ def dump_collections(engine: Engine) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     store = engine.store
     for which in ("items", "windows"):
-        col = store._col(which)  # the test reads the raw collection on purpose
-        got: Any = col.get(include=["embeddings", "documents", "metadatas"])
+        got: Any = store.records(which)
         order: list[int] = [int(i) for i in np.argsort(np.asarray(got["ids"], dtype=object))] if got["ids"] else []
         out[which] = {
             "ids": [got["ids"][i] for i in order],

@@ -12,16 +12,11 @@ from langchain_core.messages import AIMessage
 from synth_shift import MIXED, A, B, SynthUser, make_catalog, shifted, steady, windows_of
 
 from interest_tools.errors import DataValidationError, InterestToolsError
-from interest_tools.explain._explain import (
-    Catalog,
-    ExplainConfig,
-    Explanation,
-    explain_user,
-    narrative_dates,
-    template_narrative,
-    ungrounded_dates,
-)
-from interest_tools.explain._shifts import detect_shifts, tv_distance
+from interest_tools.explain._change_points import tv_distance
+from interest_tools.explain._explain import Catalog, Explanation, explain_user
+from interest_tools.explain._models import ExplainConfig
+from interest_tools.explain._narrative import narrative_dates, template_narrative, ungrounded_dates
+from interest_tools.explain._shifts import detect_shifts
 from interest_tools.summaries import display_title, find_ungrounded
 from interest_tools.windows import WindowConfig, compute_windows
 

@@ -7,7 +7,8 @@ import pytest
 from synth_shift import MIXED, A, B, SynthUser, shifted, steady, windows_of
 
 from interest_tools.errors import InterestToolsError
-from interest_tools.explain._explain import Catalog, DateRangeError, ExplainConfig, HistoryAsOf, history_as_of
+from interest_tools.explain._explain import Catalog, DateRangeError, HistoryAsOf, history_as_of
+from interest_tools.explain._models import ExplainConfig
 from interest_tools.windows import WindowConfig, compute_windows
 
 

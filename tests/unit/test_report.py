@@ -14,20 +14,20 @@ import pytest
 
 from interest_tools.errors import ConfigError
 from interest_tools.explain import Explanation
-from interest_tools.explain._shifts import CategoryChange, Shift, Span, StableInterest
+from interest_tools.explain._models import CategoryChange, Shift, Span, StableInterest
 from interest_tools.forecast.types import CategoryShift, Forecast, NextWindow
 from interest_tools.recommend import Recommendations, RecommendedItem
 from interest_tools.report._charts import category_colors, top_categories
-from interest_tools.report._write import (
+from interest_tools.report._data import (
     ReportConfig,
     ReportData,
     build_charts,
     period_label,
-    render_html,
     span_label,
     titles_from_items,
-    write_report,
 )
+from interest_tools.report._render import render_html
+from interest_tools.report._write import write_report
 from interest_tools.summaries import WindowSummary
 from interest_tools.windows import Window
 

@@ -21,29 +21,24 @@ from pydantic import PrivateAttr
 from interest_tools.errors import ConfigError
 from interest_tools.settings import Settings
 from interest_tools.summaries import find_ungrounded
+from interest_tools.summaries._cache import SummaryCache
+from interest_tools.summaries._context import Catalog, build_contexts
 from interest_tools.summaries._prompting import (
     PROMPT_FIELDS,
-    Catalog,
-    build_contexts,
     is_retryable,
     load_prompt,
-    period_intro,
-    period_name,
     prompt_dirs,
     prompt_fields,
     render_prompt,
 )
 from interest_tools.summaries._summarize import (
     LLMSummarizer,
-    SummaryCache,
-    SummaryConfig,
-    TemplateSummarizer,
-    WindowSummary,
     make_chat_model,
     summarize_windows,
     summarizer_from_settings,
-    window_item_ratings,
 )
+from interest_tools.summaries._template import SummaryConfig, TemplateSummarizer, WindowSummary, window_item_ratings
+from interest_tools.summaries._wording import period_intro, period_name
 from interest_tools.windows import Window, WindowConfig, user_windows
 
 FAST = {"backoff_s": 0.0, "max_backoff_s": 0.0, "max_concurrency": 1}

@@ -15,7 +15,7 @@ from langchain_core.tools import BaseTool
 from sample_data import build_engine
 
 from interest_tools.adapters import InterestToolkit
-from interest_tools.adapters._operations import engine_lock
+from interest_tools.adapters._operation_context import engine_lock
 from interest_tools.engine import Engine
 from interest_tools.errors import ConfigError
 from interest_tools.settings import Settings

@@ -1,0 +1,118 @@
+"""The narrow view of a store that the pipeline works on: its files, its models, its lock and its Chroma handle.
+
+:class:`Workspace` is what build, ingest, forget, compact and the health report take instead of the
+:class:`~interest_tools.engine.Engine`. It owns the open Chroma handle (opened on first use, closed and reopened
+around a compaction) and reads the stored files fresh on every call: caching answers is the engine's business,
+and the engine clears its caches after each pipeline call.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from interest_tools.data import Dataset
+from interest_tools.errors import ConfigError
+from interest_tools.settings import Settings
+from interest_tools.store import EmbeddingsLike, InterestStore, StoreConfig, state
+from interest_tools.windows import WindowConfig
+
+
+class Workspace:
+    """One store directory (and, in server mode, a Chroma server) with the models that write into it.
+
+    Args:
+        settings: Store location (path or Chroma URL) and model names.
+        embeddings: The embedding model of the store's collections.
+        chat_model: A LangChain chat model for LLM summaries, or None.
+        store: An already-open :class:`InterestStore` (tests pass an in-memory one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: EmbeddingsLike,
+        chat_model: Any = None,
+        store: InterestStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.root = Path(settings.store_path)
+        self.embeddings = embeddings
+        self.chat_model = chat_model
+        self.lock = threading.RLock()  # this process's threads; state.writer_lock guards against other processes
+        self._store = store
+
+    # ------------------------------------------------------------------------------------ the Chroma handle
+
+    @property
+    def store(self) -> InterestStore:
+        """The Chroma store, opened on first use."""
+        with self.lock:
+            if self._store is None:
+                self._store = InterestStore.open(self.embeddings, self.settings)
+            return self._store
+
+    @property
+    def open_store(self) -> InterestStore | None:
+        """The Chroma store if it is open already, else None (never opens it)."""
+        return self._store
+
+    def close_store(self) -> StoreConfig | None:
+        """Close the Chroma handle (if open) and return its config, so that :meth:`reopen_store` can restore it."""
+        with self.lock:
+            if self._store is None:
+                return None
+            config = self._store.config
+            self._store.close()
+            self._store = None
+            return config
+
+    def reopen_store(self, config: StoreConfig | None) -> None:
+        """Open the Chroma store again with the given collection names (after :meth:`close_store`)."""
+        with self.lock:
+            self._store = InterestStore.open(self.embeddings, self.settings, config)
+
+    # ------------------------------------------------------------------------------------ stored files
+
+    def build_state(self) -> state.BuildState:
+        """The last build's record (raises :class:`~interest_tools.errors.NotBuiltError` before any build)."""
+        return state.read_state(self.root)
+
+    def dataset(self) -> Dataset:
+        """The stored canonical events and items."""
+        events = state.read_frame(self.root, state.EVENTS)
+        items = state.read_frame(self.root, state.ITEMS)
+        items["categories"] = items["categories"].map(list)
+        return Dataset(events=events, items=items, name=self.build_state().dataset)
+
+    def summaries(self) -> pd.DataFrame:
+        """All stored window summaries (one row per window)."""
+        return state.read_frame(self.root, state.SUMMARIES)
+
+    def window_config(self) -> WindowConfig:
+        """The cut of the stored summaries."""
+        return WindowConfig.model_validate(self.build_state().window)
+
+    def forecast_window_config(self) -> WindowConfig | None:
+        """The cut the stored forecaster reads (None when no forecaster was trained)."""
+        cfg = self.build_state().forecast_window
+        return None if cfg is None else WindowConfig.model_validate(cfg)
+
+    def chat_model_or_from_settings(self) -> Any:
+        """The workspace's chat model, else one made from its settings.
+
+        Raises:
+            ConfigError: Neither exists.
+        """
+        from interest_tools.summaries import make_chat_model
+
+        chat = self.chat_model if self.chat_model is not None else make_chat_model(self.settings)
+        if chat is None:
+            raise ConfigError(
+                "--summarizer llm needs a chat model: set OPENAI_API_KEY and INTEREST_TOOLS_CHAT_MODEL "
+                "(e.g. gpt-4o-mini), or pass chat_model=..., or use --summarizer template"
+            )
+        return chat
