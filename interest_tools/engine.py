@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -74,9 +74,15 @@ class _Loaded(Generic[T]):
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, engine: Any, owner: type | None = None) -> T:
+    @overload
+    def __get__(self, engine: None, owner: type | None = None) -> _Loaded[T]: ...
+
+    @overload
+    def __get__(self, engine: Engine, owner: type | None = None) -> T: ...
+
+    def __get__(self, engine: Engine | None, owner: type | None = None) -> T | _Loaded[T]:
         if engine is None:
-            return self  # type: ignore[return-value]  (class access, e.g. by reset_cache)
+            return self  # class access
         cache = engine.__dict__
         if self.name not in cache:
             with engine.lock:

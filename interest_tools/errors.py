@@ -68,3 +68,7 @@ class CheckpointError(InterestToolsError):
 
 class NotBuiltError(InterestToolsError):
     """A stage's input has not been built yet (run ``interest-tools build`` first)."""
+
+
+class DateRangeError(InterestToolsError, ValueError):
+    """A date cannot be read, or lies outside the user's history."""

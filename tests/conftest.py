@@ -6,7 +6,8 @@ import os
 
 import pandas as pd
 import pytest
-from sample_data import make_events, make_items
+
+from tests.harness.data import make_events, make_items
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

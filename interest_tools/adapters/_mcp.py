@@ -106,7 +106,7 @@ def serve(
     """
     users = engine.users()  # loads the store now: a missing build fails here, not on the first call
     if user_id is not None and user_id not in users:
-        print(f"note: user '{user_id}' has no history yet; interest_ingest_events can add it", file=sys.stderr)
+        sys.stderr.write(f"note: user '{user_id}' has no history yet; interest_ingest_events can add it\n")
     server = create_server(engine, user_id=user_id, report_dir=report_dir)
     if transport == "stdio":
         server.run("stdio", show_banner=False)

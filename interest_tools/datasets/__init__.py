@@ -21,6 +21,8 @@ from interest_tools.data._load import (
     load_items,
 )
 
+__all__ = ["DATASETS", "MOVIELENS_DIR", "load_movielens_small", "load_named"]
+
 MOVIELENS_DIR = Path(__file__).parent / "movielens_small"
 DATASETS = ("movielens-small",)
 

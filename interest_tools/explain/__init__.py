@@ -7,12 +7,11 @@ was given; :func:`history_as_of` answers what the user was into at a date.
 
 from __future__ import annotations
 
-from interest_tools.explain._explain import DateRangeError, Explanation, HistoryAsOf, explain_user, history_as_of
+from interest_tools.explain._explain import Explanation, HistoryAsOf, explain_user, history_as_of
 from interest_tools.explain._models import CategoryChange, ExplainConfig, Shift, StableInterest
 
 __all__ = [
     "CategoryChange",
-    "DateRangeError",
     "ExplainConfig",
     "Explanation",
     "HistoryAsOf",

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from interest_tools.errors import DataValidationError, InterestToolsError
+from interest_tools.errors import DataValidationError, DateRangeError
 from interest_tools.explain._change_points import profile_of
 from interest_tools.explain._models import CategoryChange, ExplainConfig, Shift, Span, StableInterest
 from interest_tools.explain._narrative import allowed_categories as allowed_categories
@@ -47,16 +47,11 @@ from interest_tools.windows import Window
 
 __all__ = [
     "Catalog",
-    "DateRangeError",
     "Explanation",
     "HistoryAsOf",
     "explain_user",
     "history_as_of",
 ]
-
-
-class DateRangeError(InterestToolsError, ValueError):
-    """A date lies outside the user's history."""
 
 
 class Explanation(BaseModel):

@@ -10,12 +10,14 @@ from __future__ import annotations
 from interest_tools.pipeline._build import BuildConfig, BuildReport, Progress, build, ingest, window_config_from_label
 from interest_tools.pipeline._health import health_report
 from interest_tools.pipeline._maintenance import compact, forget_user
+from interest_tools.pipeline._ray import RayConfig
 from interest_tools.pipeline._workspace import Workspace
 
 __all__ = [
     "BuildConfig",
     "BuildReport",
     "Progress",
+    "RayConfig",
     "Workspace",
     "build",
     "compact",

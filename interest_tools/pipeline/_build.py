@@ -321,10 +321,13 @@ def _merge_catalog(catalog: pd.DataFrame, new_items: pd.DataFrame | None) -> tup
     """The catalog with ``new_items`` replacing rows of the same id, and the ids whose row changed or is new."""
     if new_items is None or new_items.empty:
         return catalog, set()
-    old = {r.item_id: (r.title, list(r.categories), r.description) for r in catalog.itertuples()}
-    changed = {
-        r.item_id for r in new_items.itertuples() if old.get(r.item_id) != (r.title, list(r.categories), r.description)
-    }
+
+    def rows(frame: pd.DataFrame) -> dict[str, tuple[str, list[str], str]]:
+        cols = (frame[c].tolist() for c in ("item_id", "title", "categories", "description"))
+        return {str(i): (t, list(c), d) for i, t, c, d in zip(*cols, strict=True)}
+
+    old = rows(catalog)
+    changed = {item_id for item_id, row in rows(new_items).items() if old.get(item_id) != row}
     if not changed:
         return catalog, set()
     keep = catalog[~catalog["item_id"].isin(new_items["item_id"])]

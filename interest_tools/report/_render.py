@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from interest_tools import __version__
+from interest_tools._version import __version__
 from interest_tools.report._charts import ReportCharts
 from interest_tools.report._data import (
     ReportConfig,

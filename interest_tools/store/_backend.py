@@ -215,7 +215,7 @@ def items_where(
 def known_dimension(embeddings: EmbeddingsLike) -> int | None:
     """The vector length when it is known without embedding anything (or loading a model)."""
     if isinstance(embeddings, SentenceTransformerEmbeddings):
-        return embeddings.dimension if embeddings._model is not None else None
+        return embeddings.dimension if embeddings.loaded else None
     size = getattr(embeddings, "size", None)
     return size if isinstance(size, int) and not isinstance(size, bool) else None
 

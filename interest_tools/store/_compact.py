@@ -121,7 +121,7 @@ def _still_open(chroma_dir: Path) -> bool:
     try:
         from chromadb.api.shared_system_client import SharedSystemClient
 
-        systems = SharedSystemClient._identifier_to_system
+        systems = SharedSystemClient._identifier_to_system  # noqa: SLF001  (Chroma keeps no public registry)
     except (ImportError, AttributeError):  # pragma: no cover - another chromadb layout
         return False
     target = chroma_dir.resolve()

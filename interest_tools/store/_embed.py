@@ -181,6 +181,11 @@ class SentenceTransformerEmbeddings:
         return fast
 
     @property
+    def loaded(self) -> bool:
+        """Whether the model is loaded already (asking :attr:`dimension` would load it)."""
+        return self._model is not None
+
+    @property
     def dimension(self) -> int:
         """Vector length of the model."""
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension

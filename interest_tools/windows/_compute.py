@@ -108,8 +108,8 @@ def _period_bounds(index: np.ndarray, freq: Freq) -> tuple[np.ndarray, np.ndarra
 def _category_csr(items: pd.DataFrame, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (category names, indptr, codes) of each event item; items outside the catalog are 'unknown'."""
     cats_of = pd.Series(items["categories"].to_numpy(), index=items["item_id"].to_numpy())
-    per_item = cats_of.reindex(item_ids).to_numpy(dtype=object)
-    per_item = [c if isinstance(c, list) and c else [UNKNOWN_CATEGORY] for c in per_item]
+    raw = cats_of.reindex(item_ids).to_numpy(dtype=object)
+    per_item: list[list[str]] = [c if isinstance(c, list) and c else [UNKNOWN_CATEGORY] for c in raw]
     counts = np.fromiter((len(c) for c in per_item), dtype=np.int64, count=len(per_item))
     flat = [c for cs in per_item for c in cs]
     codes, names = pd.factorize(pd.Series(flat, dtype=object), sort=True)
@@ -157,8 +157,8 @@ def compute_windows(events: pd.DataFrame, items: pd.DataFrame, config: WindowCon
         raise ConfigError("no events to window: load at least one event")
     ts_ns = utc_ns(events["timestamp"])
     user_code, user_names = pd.factorize(events["user_id"], sort=True)
-    item_code, item_names = pd.factorize(events["item_id"], sort=True)
-    item_names = np.asarray(item_names, dtype=object)
+    item_code, item_index = pd.factorize(events["item_id"], sort=True)
+    item_names = np.asarray(item_index, dtype=object)
     weight = events["weight"].to_numpy(dtype=np.float64)
     rating = events["rating"].to_numpy(dtype=np.float64)
     if config.freq is None and not time_ordered(user_code, ts_ns, item_code):

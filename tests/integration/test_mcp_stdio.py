@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
-from sample_data import make_events, make_items
 
 from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig
 from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
+from tests.harness.data import make_events, make_items
 
 pytestmark = pytest.mark.integration
 

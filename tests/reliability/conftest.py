@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from relkit import TINY, Zygote, clone_store, fixture_dataset, memory_engine, persistent_engine
 
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
+from tests.harness.stores import TINY, Zygote, clone_store, fixture_dataset, memory_engine, persistent_engine
 
 
 @pytest.fixture(scope="session")

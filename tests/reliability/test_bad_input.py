@@ -21,11 +21,11 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from relkit import NO_FORECAST, make_items, persistent_engine, snapshot
 
 from interest_tools.data import Dataset, canonicalize_events, load_dataset
 from interest_tools.engine import Engine
 from interest_tools.errors import DataValidationError
+from tests.harness.stores import NO_FORECAST, make_items, persistent_engine, snapshot
 
 EVENT_COLUMNS = ["user_id", "item_id", "timestamp", "rating", "weight", "event", "text"]
 
@@ -86,7 +86,7 @@ def _items_frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, tiny_template: Path) -> Engine:
-    from relkit import clone_store
+    from tests.harness.stores import clone_store
 
     return persistent_engine(clone_store(tiny_template, tmp_path_factory.mktemp("bad_input") / "store"))
 

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from relkit import REPO, persistent_engine, snapshot
+
+from tests.harness.stores import REPO, persistent_engine, snapshot
 
 _FAKE_CLI = """
 import sys

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from relkit import NO_FORECAST, clone_store, make_items, persistent_engine
 
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
 from interest_tools.errors import StoreError
+from tests.harness.stores import NO_FORECAST, clone_store, make_items, persistent_engine
 
 N_ITEMS = 1200  # above Chroma's HNSW sync threshold (1000), so the vector segment files hold real data
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from crash_child import write_points
-from relkit import NO_FORECAST, Zygote, assert_same_store, clone_store, fixture_dataset, persistent_engine
 
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore, StoreConfig
 from interest_tools.store import _state as state
+from tests.harness.stores import NO_FORECAST, Zygote, assert_same_store, clone_store, fixture_dataset, persistent_engine
+from tests.reliability.crash_child import write_points
 
 BATCH = 8
 
@@ -55,7 +55,7 @@ def _dataset(folder: Path) -> Dataset:
 
 
 def _small_batch_engine(root: Path) -> Engine:
-    from relkit import fake_embeddings
+    from tests.harness.stores import fake_embeddings
 
     emb = fake_embeddings()
     settings = Settings(store_path=root)

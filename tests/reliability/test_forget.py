@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from relkit import TINY, RecordingChatModel, dump_collections, make_events, make_items, persistent_engine
 
 from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.errors import UnknownUserError
 from interest_tools.store import _state as state
+from tests.harness.stores import TINY, RecordingChatModel, dump_collections, make_events, make_items, persistent_engine
 
 SENTINEL = "ZQXJ-SENTINEL"
 VICTIM = f"victim-{SENTINEL}"
@@ -85,7 +85,7 @@ def test_forget_then_compact_leaves_no_trace_on_disk(tmp_path: Path) -> None:
 
 
 def test_compact_of_an_in_memory_store_says_so(tmp_path: Path) -> None:
-    from relkit import NO_FORECAST, memory_engine
+    from tests.harness.stores import NO_FORECAST, memory_engine
 
     engine = memory_engine(tmp_path)
     engine.build(Dataset(events=canonicalize_events(make_events()), items=make_items()), NO_FORECAST)
@@ -94,7 +94,7 @@ def test_compact_of_an_in_memory_store_says_so(tmp_path: Path) -> None:
 
 
 def test_compaction_killed_before_the_swap_keeps_the_old_files(tmp_path: Path) -> None:
-    from relkit import NO_FORECAST
+    from tests.harness.stores import NO_FORECAST
 
     root = tmp_path / "store"
     engine = persistent_engine(root)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from relkit import make_items, new_events, persistent_engine, snapshot
 
 from interest_tools.errors import DataValidationError
 from interest_tools.store import WindowDoc
+from tests.harness.stores import make_items, new_events, persistent_engine, snapshot
 
 
 def test_same_events_twice_change_nothing(tiny_store: Path) -> None:

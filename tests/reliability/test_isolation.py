@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-from relkit import persistent_engine
 
 from interest_tools.engine import Engine
 from interest_tools.errors import UnknownUserError
 from interest_tools.store import _state as state
+from tests.harness.stores import persistent_engine
 
 USERS = ["u1", "u2", "u3"]
 CATEGORIES = ["Sci-Fi", "Comedy", "Horror", "Documentary", "Drama"]

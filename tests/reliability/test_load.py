@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from relkit import persistent_engine
 
 from interest_tools.engine import Engine
+from tests.harness.stores import persistent_engine
 
 USERS = ["u1", "u2", "u3"]
 N_CALLS = 50

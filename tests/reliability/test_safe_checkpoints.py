@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from relkit import REPO, persistent_engine
 
 from interest_tools.errors import CheckpointError
 from interest_tools.forecast import load_checkpoint
 from interest_tools.store import _state as state
+from tests.harness.stores import REPO, persistent_engine
 
 PACKAGE = REPO / "interest_tools"
 

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from relkit import NO_FORECAST, Zygote, new_events, persistent_engine, snapshot
 
 from interest_tools.data import Dataset
 from interest_tools.errors import StoreError
 from interest_tools.store import _state as state
+from tests.harness.stores import NO_FORECAST, Zygote, new_events, persistent_engine, snapshot
 
 
 def _hold(zygote: Zygote, *stores: Path) -> int:

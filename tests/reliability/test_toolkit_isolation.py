@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from relkit import persistent_engine
 
 from interest_tools.engine import Engine
+from tests.harness.stores import persistent_engine
 
 BOUND = "u1"
 OTHERS = ("u2", "u3")
@@ -36,7 +36,7 @@ _VALUES = st.one_of(
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory, tiny_template: Path) -> Engine:
-    from relkit import clone_store
+    from tests.harness.stores import clone_store
 
     root = clone_store(tiny_template, tmp_path_factory.mktemp("toolkit") / "store")
     return persistent_engine(root)

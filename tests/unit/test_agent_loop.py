@@ -12,10 +12,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from pydantic import Field
-from sample_data import build_engine
 
 from interest_tools.adapters import InterestToolkit
 from interest_tools.engine import Engine
+from tests.harness.data import build_engine
 
 
 class ToolCallingFake(GenericFakeChatModel):

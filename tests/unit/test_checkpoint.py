@@ -27,7 +27,7 @@ CFG = ForecastConfig(item_dim=4, hidden_size=8, epochs=2, negatives=0, dropout=0
 @pytest.fixture(scope="module")
 def trained():
     from interest_tools.data import canonicalize_events
-    from tests.conftest import make_events, make_items
+    from tests.harness.data import make_events, make_items
 
     items = make_items()
     events = canonicalize_events(make_events())

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from sample_data import make_events, make_items
 
 from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.engine import Engine
@@ -12,6 +11,7 @@ from interest_tools.forecast import ForecastConfig
 from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
+from tests.harness.data import make_events, make_items
 
 TINY = BuildConfig(forecast=ForecastConfig(epochs=2, hidden_size=8, item_dim=8))
 

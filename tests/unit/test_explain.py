@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
-from synth_shift import MIXED, A, B, SynthUser, make_catalog, shifted, steady, windows_of
 
 from interest_tools.errors import DataValidationError, InterestToolsError
 from interest_tools.explain._change_points import tv_distance
@@ -19,6 +18,7 @@ from interest_tools.explain._narrative import narrative_dates, template_narrativ
 from interest_tools.explain._shifts import detect_shifts
 from interest_tools.summaries import display_title, find_ungrounded
 from interest_tools.windows import WindowConfig, compute_windows
+from tests.harness.synth import MIXED, A, B, SynthUser, make_catalog, shifted, steady, windows_of
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 MONTH_YEAR = re.compile(r"\b(" + "|".join(MONTHS) + r") (\d{4})\b")

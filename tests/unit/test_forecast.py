@@ -62,7 +62,7 @@ def alternating_events(n_users: int = 8, months: int = 24, seed: int = 0) -> pd.
 
 @pytest.fixture(scope="module")
 def alternating():
-    from tests.conftest import make_items
+    from tests.harness.data import make_items
 
     items = make_items()
     events = alternating_events()

@@ -4,12 +4,12 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from synth_shift import MIXED, A, B, SynthUser, shifted, steady, windows_of
 
-from interest_tools.errors import InterestToolsError
-from interest_tools.explain._explain import Catalog, DateRangeError, HistoryAsOf, history_as_of
+from interest_tools.errors import DateRangeError, InterestToolsError
+from interest_tools.explain._explain import Catalog, HistoryAsOf, history_as_of
 from interest_tools.explain._models import ExplainConfig
 from interest_tools.windows import WindowConfig, compute_windows
+from tests.harness.synth import MIXED, A, B, SynthUser, shifted, steady, windows_of
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import pytest
 from fastmcp import Client, FastMCP
-from sample_data import build_engine
 
 from interest_tools.adapters import InterestToolkit, create_server
 from interest_tools.engine import Engine
+from tests.harness.data import build_engine
 
 T = TypeVar("T")
 

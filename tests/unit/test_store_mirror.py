@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from sample_data import make_items
 
 from interest_tools.store import InterestStore, ItemVectorMirror
+from tests.harness.data import make_items
 
 
 def test_mirror_answers_like_the_store():

@@ -12,7 +12,6 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
-from sample_data import build_engine
 
 from interest_tools.adapters import InterestToolkit
 from interest_tools.adapters._operation_context import engine_lock
@@ -20,6 +19,7 @@ from interest_tools.engine import Engine
 from interest_tools.errors import ConfigError
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
+from tests.harness.data import build_engine
 
 NAMES = [
     "interest_windows",

@@ -10,7 +10,6 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from langchain_tests.unit_tests import ToolsUnitTests
-from sample_data import make_events, make_items
 
 from interest_tools.adapters import OPERATIONS, InterestToolkit
 from interest_tools.data import Dataset, canonicalize_events
@@ -19,6 +18,7 @@ from interest_tools.forecast import ForecastConfig
 from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
+from tests.harness.data import make_events, make_items
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "interest_windows": {"last": 3},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -30,9 +29,11 @@ from interest_tools.forecast import ForecastConfig
 from interest_tools.pipeline import BuildConfig
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore
+from tests.harness.data import make_events, make_items
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
+REPO = Path(__file__).resolve().parents[2]
+#: The crash child runs as a script from here (the zygote forks it per job).
+RELIABILITY = REPO / "tests" / "reliability"
 DIM = 16
 #: Template summaries, no forecaster: the fastest build (about a second).
 NO_FORECAST = BuildConfig(train_forecaster=False)
@@ -40,19 +41,6 @@ NO_FORECAST = BuildConfig(train_forecaster=False)
 TINY = BuildConfig(forecast=ForecastConfig(epochs=1, hidden_size=8, item_dim=8))
 #: Files under the store root that are not part of what is stored (the lock file holds the last writer's pid).
 NOT_CONTENT = {".write.lock"}
-
-
-def _root_conftest() -> Any:
-    spec = importlib.util.spec_from_file_location("_interest_tests_root_conftest", HERE.parent / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_ROOT = _root_conftest()
-make_events = _ROOT.make_events
-make_items = _ROOT.make_items
 
 
 def fixture_dataset(extra_users: int = 0) -> Dataset:
@@ -197,14 +185,14 @@ class Zygote:
     def __init__(self) -> None:
         env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)]),
+            "PYTHONPATH": str(REPO),
             "ANONYMIZED_TELEMETRY": "False",
             "OMP_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1",
             "ARROW_DEFAULT_MEMORY_POOL": "system",
         }
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "crash_child.py"), "--zygote"],
+            [sys.executable, str(RELIABILITY / "crash_child.py"), "--zygote"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""Small synthetic data shared by unit and integration tests (import as ``from sample_data import ...``)."""
+"""Small synthetic data shared by unit and integration tests (import as ``from tests.harness.data import ...``)."""
 
 from __future__ import annotations
 
