@@ -192,49 +192,6 @@ def preflight(chroma_dir: str | Path, retry_s: float = 0.5) -> None:
         raise StoreError(f"the Chroma store at {chroma_dir} is damaged: {found}. {damaged_fix(chroma_dir)}")
 
 
-_CHILD = r"""
-import json, os, sqlite3, sys
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-path = sys.argv[1]
-out = {"collections": {}, "problems": []}
-db = os.path.join(path, "chroma.sqlite3")
-if os.path.isfile(db):
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        rows = [r[0] for r in con.execute("PRAGMA quick_check").fetchall()]
-        con.close()
-        if rows != ["ok"]:
-            out["problems"].append("chroma.sqlite3 fails its integrity check: " + "; ".join(map(str, rows[:5])))
-    except sqlite3.DatabaseError as exc:
-        out["problems"].append(f"chroma.sqlite3 cannot be read: {exc}")
-print(json.dumps({"stage": "sqlite", **out}), flush=True)
-import chromadb
-from chromadb.config import Settings
-client = chromadb.PersistentClient(path=path, settings=Settings(anonymized_telemetry=False))
-for col in client.list_collections():
-    name = col.name
-    print(json.dumps({"stage": "collection", "name": name}), flush=True)
-    count = col.count()
-    seen, offset, first = 0, 0, None
-    while True:
-        got = col.get(limit=500, offset=offset, include=["embeddings"])
-        if not got["ids"]:
-            break
-        if first is None and got["embeddings"] is not None and len(got["embeddings"]):
-            first = [float(x) for x in got["embeddings"][0]]
-        seen += len(got["ids"])
-        offset += len(got["ids"])
-    if seen != count:
-        out["problems"].append(f"collection '{name}' counts {count} records but {seen} can be read")
-    if first is not None:
-        hits = col.query(query_embeddings=[first], n_results=min(10, count), include=["distances"])
-        if not hits["ids"] or not hits["ids"][0]:
-            out["problems"].append(f"collection '{name}' answers no query although it holds {count} records")
-    out["collections"][name] = {"count": count, "metadata": dict(col.metadata or {})}
-print(json.dumps({"stage": "done", **out}), flush=True)
-"""
-
-
 def deep_check(chroma_dir: str | Path, timeout_s: float = 120.0) -> dict[str, Any]:
     """Open the directory with Chroma in a child process: integrity check, read everything, query once.
 
@@ -246,10 +203,16 @@ def deep_check(chroma_dir: str | Path, timeout_s: float = 120.0) -> dict[str, An
     folder = Path(chroma_dir)
     if not folder.is_dir():
         return {"collections": {}, "problems": [], "seconds": 0.0}
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "RUST_BACKTRACE": "0"}
+    package_parent = str(Path(__file__).resolve().parents[2])  # so the child imports this very package
+    path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "RUST_BACKTRACE": "0", "PYTHONPATH": path}
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(folder)], capture_output=True, text=True, timeout=timeout_s, env=env
+            [sys.executable, "-m", "interest_tools.store._probe", str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
         )
         stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
     except subprocess.TimeoutExpired as exc:
