@@ -354,9 +354,13 @@ def serve_mcp(
 ) -> None:
     """Serve the interest tools over MCP (stdio, or streamable HTTP at http://HOST:PORT/mcp).
 
-    HTTP always needs a bearer token (--token-file or INTEREST_TOOLS_MCP_TOKEN) and refuses to start without one;
-    Host and Origin are checked against DNS rebinding (421 / 403); without --user the write tools are left out
-    unless --allow-writes.
+    HTTP always needs a bearer token (--token-file or INTEREST_TOOLS_MCP_TOKEN), on loopback too.
+
+    Without one it refuses to start (exit 2). Clients send Authorization: Bearer TOKEN (else 401).
+
+    Host and Origin are checked against DNS rebinding (421 / 403); --allow-host and --allow-origin widen the lists.
+
+    Without --user the write tools (ingest, feedback, forget) are left out unless --allow-writes.
     """
     from interest_tools.mcp_access import HttpAccess, resolve_token
     from interest_tools.mcp_server import serve
