@@ -52,6 +52,11 @@ INIT = {
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
+def _text(result: Any) -> str:
+    """The text of a tool result's first content block."""
+    return str(getattr(result.content[0], "text", ""))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -254,7 +259,7 @@ def test_allow_writes_exposes_the_write_tools_and_forget_takes_only_true(servers
                 "interest_forget_user", {"user_id": "u3", "confirm": value}, raise_on_error=False
             )
             assert result.is_error, value
-            errors.append(result.content[0].text)
+            errors.append(_text(result))
         assert (await client.call_tool("interest_windows", {"user_id": "u3"})).data, "nothing was deleted"
         done = await client.call_tool("interest_forget_user", {"user_id": "u3", "confirm": True})
         return names, errors, done.data
@@ -269,7 +274,7 @@ def test_unknown_user_over_http_names_no_other_user(servers: dict[str, Server]) 
     async def body(client: Client[Any]) -> str:
         result = await client.call_tool("interest_forecast", {"user_id": UNKNOWN}, raise_on_error=False)
         assert result.is_error
-        return str(result.content[0].text)
+        return _text(result)
 
     text = servers["read"].run(body)
     assert f"Unknown user '{UNKNOWN}'" in text and "interest-tools users" in text
@@ -313,7 +318,7 @@ def test_forget_confirm_is_a_strict_boolean_in_every_adapter(fresh: Engine, valu
                 return await client.call_tool("interest_forget_user", args, raise_on_error=False)
 
         result = asyncio.run(mcp())
-        assert result.is_error and "confirm" in result.content[0].text
+        assert result.is_error and "confirm" in _text(result)
     fresh.reset_cache()
     assert "u2" in fresh.users() and len(fresh.dataset.events) == events_before
 
@@ -327,7 +332,7 @@ def test_unknown_user_messages_name_no_other_user(fresh: Engine, monkeypatch: py
     async def mcp() -> str:
         async with Client(create_server(fresh)) as client:
             result = await client.call_tool("interest_explain_shift", {"user_id": UNKNOWN}, raise_on_error=False)
-            return str(result.content[0].text)
+            return _text(result)
 
     texts.append(asyncio.run(mcp()))
     monkeypatch.setattr(cli_store, "engine_from", lambda store, url: fresh)
