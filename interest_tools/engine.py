@@ -223,9 +223,9 @@ class Engine:
         return self.windows.users()
 
     def check_user(self, user_id: str) -> None:
-        """Raise :class:`UnknownUserError` (naming some valid users) when the user has no windows."""
+        """Raise :class:`UnknownUserError` (never naming other users) when the user has no windows."""
         if user_id not in self.windows.user_rows:
-            raise UnknownUserError(user_id, self.users()[:10])
+            raise UnknownUserError(user_id)
 
     # ------------------------------------------------------------------------------------ writing
 

@@ -41,14 +41,17 @@ class DataValidationError(InterestToolsError, ValueError):
 
 
 class UnknownUserError(InterestToolsError, KeyError):
-    """The user has no events or windows."""
+    """The user has no events or windows.
 
-    def __init__(self, user_id: str, known_example: list[str] | None = None) -> None:
+    The message never names other users: it reaches MCP and LangChain callers, who may not see them (issue 12).
+    """
+
+    def __init__(self, user_id: str) -> None:
         self.user_id = user_id
-        hint = ""
-        if known_example:
-            hint = f" Known users include: {', '.join(known_example[:10])}."
-        super().__init__(f"Unknown user '{user_id}': no events or windows for this user.{hint}")
+        super().__init__(
+            f"Unknown user '{user_id}': no events or windows for this user. Check the id; on the machine that "
+            "holds the store, `interest-tools users --store PATH` lists the stored users."
+        )
 
     def __str__(self) -> str:  # KeyError quotes its message otherwise
         return str(self.args[0])

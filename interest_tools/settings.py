@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         ),
     )
     seed: int = Field(default=2020, description="Seed for every random number generator.")
+    mcp_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token that `serve-mcp --transport http` requires of every request (`--token-file` overrides it)."
+        ),
+    )
 
     @property
     def checkpoint_dir(self) -> Path:

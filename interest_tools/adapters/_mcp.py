@@ -5,7 +5,9 @@ agree with the LangChain tools by construction. A result is the short text (cont
 (structured content; lists are wrapped as ``{"result": [...]}`` and unwrapped by FastMCP clients). Caller-fixable
 problems come back as tool errors (``isError``) naming the valid values.
 
-Run it with ``interest-tools serve-mcp [--transport stdio|http] [--user USER] [--store P]``.
+Run it with ``interest-tools serve-mcp [--transport stdio|http] [--user USER] [--store P]``. Over HTTP every
+request needs the bearer token, Host and Origin are checked, and without ``--user`` the write tools need
+``--allow-writes`` (see ``_mcp_access``).
 """
 
 from __future__ import annotations
@@ -19,19 +21,22 @@ from typing import Any, Literal
 import anyio
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
+from fastmcp.server.auth import AuthProvider
 from fastmcp.tools import Tool, ToolResult
 from pydantic import PrivateAttr
 
+from interest_tools.adapters._mcp_access import HttpAccess
 from interest_tools.adapters._operation_context import Operation, ToolContext
 from interest_tools.adapters._operations import select
 from interest_tools.engine import Engine
-from interest_tools.errors import InterestToolsError
+from interest_tools.errors import ConfigError, InterestToolsError
 
 INSTRUCTIONS = (
     "Tools about how a person's interests change over time and what to suggest next: their windows and "
     "summaries, search of their history, what they were into at a date, a forecast, recommendations with "
     "reasons, explanations of shifts, a report, and recording new events and stated feedback."
 )
+READ_ONLY_INSTRUCTIONS = INSTRUCTIONS.replace(", and recording new events and stated feedback", " (read-only)")
 
 
 class OperationTool(Tool):
@@ -73,6 +78,8 @@ def create_server(
     report_dir: Path | None = None,
     include: list[str] | None = None,
     name: str = "interest-tools",
+    writes: bool = True,
+    auth: AuthProvider | None = None,
 ) -> FastMCP:
     """A FastMCP server exposing the operations over ``engine``.
 
@@ -82,12 +89,37 @@ def create_server(
         report_dir: Where ``interest_report`` writes (default ``<store>/reports``).
         include: Only these tool names (default all).
         name: The server name announced to clients.
+        writes: Whether the write tools (ingest, feedback, forget) are listed at all; ``False`` leaves them out,
+            so calling one fails as an unknown tool.
+        auth: FastMCP authentication of HTTP requests (see :func:`create_http_server`); ``None`` for stdio.
     """
     context = ToolContext(engine, user_id, report_dir)
-    server = FastMCP(name, instructions=INSTRUCTIONS)
+    server = FastMCP(name, instructions=INSTRUCTIONS if writes else READ_ONLY_INSTRUCTIONS, auth=auth)
     for op in select(include):
-        server.add_tool(OperationTool.create(context, op))
+        if writes or not op.writes:
+            server.add_tool(OperationTool.create(context, op))
     return server
+
+
+def create_http_server(
+    engine: Engine,
+    access: HttpAccess,
+    *,
+    user_id: str | None = None,
+    report_dir: Path | None = None,
+    allow_writes: bool = False,
+) -> FastMCP:
+    """The server for streamable HTTP: bearer token required; write tools only bound to a user or ``allow_writes``.
+
+    Run it with :func:`run_http_async` (or ``serve``), which adds the Host/Origin guard of ``access``.
+    """
+    writes = user_id is not None or allow_writes
+    return create_server(engine, user_id=user_id, report_dir=report_dir, writes=writes, auth=access.verifier())
+
+
+async def run_http_async(server: FastMCP, access: HttpAccess, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve ``server`` over streamable HTTP at ``http://HOST:PORT/mcp`` behind the Host/Origin guard of ``access``."""
+    await server.run_http_async(host=host, port=port, show_banner=False, **access.run_options())
 
 
 def serve(
@@ -98,17 +130,37 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
     report_dir: Path | None = None,
+    access: HttpAccess | None = None,
+    allow_writes: bool = False,
 ) -> None:
     """Load the store, then serve until the client disconnects (stdio) or the process is stopped (HTTP).
 
+    Args:
+        engine: The engine every tool calls.
+        transport: ``stdio`` (a local client's subprocess: every tool) or ``http`` (needs ``access``).
+        user_id: Bind every tool to this user; ``None`` gives operator tools.
+        host: HTTP bind address.
+        port: HTTP port.
+        report_dir: Where ``interest_report`` writes.
+        access: The token and Host/Origin allow-lists (required for HTTP: :meth:`HttpAccess.resolve`).
+        allow_writes: Over HTTP without ``user_id``, list and run the write tools too.
+
     Raises:
-        InterestToolsError: Nothing is built at the store (checked before serving).
+        InterestToolsError: Nothing is built at the store, or HTTP without ``access`` (checked before serving).
     """
+    if transport == "http" and access is None:
+        raise ConfigError("serve-mcp --transport http needs a bearer token (HttpAccess); see --token-file")
     users = engine.users()  # loads the store now: a missing build fails here, not on the first call
     if user_id is not None and user_id not in users:
         sys.stderr.write(f"note: user '{user_id}' has no history yet; interest_ingest_events can add it\n")
-    server = create_server(engine, user_id=user_id, report_dir=report_dir)
     if transport == "stdio":
-        server.run("stdio", show_banner=False)
-    else:
-        server.run("http", show_banner=False, host=host, port=port)
+        create_server(engine, user_id=user_id, report_dir=report_dir).run("stdio", show_banner=False)
+        return
+    assert access is not None  # checked above, before loading the store
+    server = create_http_server(engine, access, user_id=user_id, report_dir=report_dir, allow_writes=allow_writes)
+    writes = "on" if user_id is not None or allow_writes else "off (pass --allow-writes to add them)"
+    where = f"[{host}]" if ":" in host else host
+    sys.stderr.write(
+        f"serving MCP at http://{where}:{port}/mcp: bearer token required, Host/Origin checked, write tools {writes}\n"
+    )
+    anyio.run(run_http_async, server, access, host, port)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from interest_tools.errors import ConfigError
 
@@ -100,6 +100,8 @@ class FeedbackArgs(_Args):
 
 
 class ForgetArgs(_Args):
-    """Confirmation of a deletion."""
+    """Confirmation of a deletion: a JSON boolean only ("yes", "1", 1 or "true" are refused, never coerced)."""
 
-    confirm: bool = Field(description="true only when the person explicitly asked to delete all their data.")
+    confirm: StrictBool = Field(
+        description="JSON true only when the person explicitly asked to delete all their data (a boolean, not text)."
+    )

@@ -282,6 +282,5 @@ def user_windows(
     """
     mine = events[events["user_id"] == user_id]
     if mine.empty:
-        sample = sorted(events["user_id"].unique().tolist())[:10]
-        raise UnknownUserError(user_id, sample)
+        raise UnknownUserError(user_id)
     return compute_windows(mine, items, config).for_user(user_id)

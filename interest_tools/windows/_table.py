@@ -72,7 +72,7 @@ class WindowTable:
             UnknownUserError: The user has no windows.
         """
         if user_id not in self.user_rows:
-            raise UnknownUserError(user_id, self.users()[:10])
+            raise UnknownUserError(user_id)
         lo, hi = self.user_rows[user_id]
         return range(lo, hi)
 

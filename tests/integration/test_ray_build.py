@@ -15,8 +15,7 @@ import pytest
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig
-from interest_tools.pipeline import BuildConfig, BuildReport
-from interest_tools.pipeline._ray import RayConfig
+from interest_tools.pipeline import BuildConfig, BuildReport, RayConfig
 from interest_tools.settings import Settings
 
 pytest.importorskip("ray", reason="the ray extra is installed by `make setup`")

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from interest_tools.explain import explain_user
+from interest_tools.report import write_report
 from interest_tools.report._data import ReportConfig, ReportData, titles_from_items
 from interest_tools.report._render import render_html
-from interest_tools.report._write import write_report
 from interest_tools.summaries import TemplateSummarizer
 from interest_tools.windows import WindowConfig, compute_windows
 

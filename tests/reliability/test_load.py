@@ -109,13 +109,16 @@ def test_50_concurrent_mcp_calls_over_http_match_sequential(tiny_store: Path) ->
 
     from fastmcp import Client
 
-    from interest_tools.adapters import create_server
+    from interest_tools.adapters._mcp import create_http_server, run_http_async
+    from interest_tools.adapters._mcp_access import HttpAccess
 
     engine = persistent_engine(tiny_store)
+    token = "load-test-token-0123456789"
+    access = HttpAccess.resolve("127.0.0.1", token)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = create_server(engine)  # operator tools: user_id is an argument
+    server = create_http_server(engine, access)  # operator tools (read-only): user_id is an argument
     plans = [
         ("interest_search_history", lambda i: {"query": ["documentary", "horror", "comedy"][i % 3], "k": 1 + i % 5}),
         ("interest_forecast", lambda i: {}),
@@ -135,11 +138,11 @@ def test_50_concurrent_mcp_calls_over_http_match_sequential(tiny_store: Path) ->
         return result.structured_content, time.perf_counter() - started
 
     async def main() -> tuple[list[Any], list[tuple[Any, float]], float]:
-        task = asyncio.create_task(server.run_http_async(host="127.0.0.1", port=port, show_banner=False))
+        task = asyncio.create_task(run_http_async(server, access, "127.0.0.1", port))
         try:
             for _ in range(200):
                 try:
-                    async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                    async with Client(f"http://127.0.0.1:{port}/mcp", auth=token) as client:
                         sequential = [(await client.call_tool(n, a)).structured_content for n, a in calls]
                         started = time.perf_counter()
                         concurrent = await asyncio.gather(*(timed(client, n, a) for n, a in calls))

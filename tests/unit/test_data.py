@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from interest_tools.data._load import load_dataset, load_events, load_items, split_categories
+from interest_tools.data import load_dataset, load_events, load_items, split_categories
 from interest_tools.data._validation import parse_timestamps
 from interest_tools.errors import DataValidationError
 from interest_tools.windows import compute_windows

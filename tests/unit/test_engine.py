@@ -78,6 +78,6 @@ def test_forget_user_and_unknown_user(engine):
     counts = engine.forget_user("u3")
     assert counts["events"] == 36 and counts["windows"] == 12
     assert engine.users() == ["u1", "u2"]
-    with pytest.raises(UnknownUserError, match="Known users include: u1, u2"):
+    with pytest.raises(UnknownUserError, match="Unknown user 'u3'"):
         engine.forecast("u3")
     assert engine.store.user_window_ids("u3") == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,10 +13,13 @@ import pytest
 from fastmcp import Client, FastMCP
 
 from interest_tools.adapters import InterestToolkit, create_server
+from interest_tools.adapters._mcp import create_http_server, run_http_async
+from interest_tools.adapters._mcp_access import HttpAccess
 from interest_tools.engine import Engine
 from tests.harness.data import build_engine
 
 T = TypeVar("T")
+TOKEN = "unit-test-token-0123456789"  # HTTP needs a bearer token (see tests/reliability/test_mcp_http_auth.py)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +71,8 @@ def test_operator_server_takes_user_id(engine: Engine) -> None:
     result = call(server, "interest_recommend", {"user_id": "u2", "k": 2})
     assert result.data == engine.recommend("u2", 2).model_dump(mode="json")
     unknown = call(server, "interest_forecast", {"user_id": "nobody"})
-    assert unknown.is_error and "Known users include: u1, u2, u3" in unknown.content[0].text
+    assert unknown.is_error and "Unknown user 'nobody'" in unknown.content[0].text
+    assert not re.search(r"\bu[123]\b", unknown.content[0].text)  # never names other users (issue 12)
     missing = call(server, "interest_forecast", {})
     assert missing.is_error and "user_id: Field required" in missing.content[0].text
 
@@ -138,14 +143,15 @@ def test_streamable_http_transport(engine: Engine) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = create_server(engine, user_id="u2")
+    access = HttpAccess.resolve("127.0.0.1", TOKEN)
+    server = create_http_server(engine, access, user_id="u2")
 
     async def main() -> Any:
-        task = asyncio.create_task(server.run_http_async(host="127.0.0.1", port=port, show_banner=False))
+        task = asyncio.create_task(run_http_async(server, access, "127.0.0.1", port))
         try:
             for _ in range(100):
                 try:
-                    async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                    async with Client(f"http://127.0.0.1:{port}/mcp", auth=TOKEN) as client:
                         names = [t.name for t in await client.list_tools()]
                         return names, await client.call_tool("interest_forecast", {})
                 except Exception:

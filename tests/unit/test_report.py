@@ -17,6 +17,7 @@ from interest_tools.explain import Explanation
 from interest_tools.explain._models import CategoryChange, Shift, Span, StableInterest
 from interest_tools.forecast.types import CategoryShift, Forecast, NextWindow
 from interest_tools.recommend import Recommendations, RecommendedItem
+from interest_tools.report import write_report
 from interest_tools.report._charts import category_colors, top_categories
 from interest_tools.report._data import (
     ReportConfig,
@@ -27,7 +28,6 @@ from interest_tools.report._data import (
     titles_from_items,
 )
 from interest_tools.report._render import render_html
-from interest_tools.report._write import write_report
 from interest_tools.summaries import WindowSummary
 from interest_tools.windows import Window
 

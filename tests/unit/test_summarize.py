@@ -20,8 +20,14 @@ from pydantic import PrivateAttr
 
 from interest_tools.errors import ConfigError
 from interest_tools.settings import Settings
-from interest_tools.summaries import find_ungrounded
-from interest_tools.summaries._cache import SummaryCache
+from interest_tools.summaries import (
+    LLMSummarizer,
+    SummaryCache,
+    find_ungrounded,
+    make_chat_model,
+    summarize_windows,
+    summarizer_from_settings,
+)
 from interest_tools.summaries._context import Catalog, build_contexts
 from interest_tools.summaries._prompting import (
     PROMPT_FIELDS,
@@ -30,12 +36,6 @@ from interest_tools.summaries._prompting import (
     prompt_dirs,
     prompt_fields,
     render_prompt,
-)
-from interest_tools.summaries._summarize import (
-    LLMSummarizer,
-    make_chat_model,
-    summarize_windows,
-    summarizer_from_settings,
 )
 from interest_tools.summaries._template import SummaryConfig, TemplateSummarizer, WindowSummary, window_item_ratings
 from interest_tools.summaries._wording import period_intro, period_name

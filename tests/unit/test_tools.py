@@ -196,9 +196,10 @@ def test_caller_errors_become_error_messages(engine: Engine, name: str, args: di
     assert msg.artifact is None
 
 
-def test_unknown_user_operator_names_valid_users(engine: Engine) -> None:
+def test_unknown_user_operator_names_no_other_user(engine: Engine) -> None:
     msg = call(InterestToolkit(engine=engine).get_tool("interest_forecast"), {"user_id": "nobody"})
-    assert msg.status == "error" and "Known users include: u1, u2, u3" in msg.content
+    assert msg.status == "error" and "Unknown user 'nobody'" in msg.content and "interest-tools users" in msg.content
+    assert not any(u in msg.content for u in ("u1", "u2", "u3"))
 
 
 def test_unknown_bound_user_does_not_leak_other_users(engine: Engine) -> None:
