@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from interest_tools import pipeline
-from interest_tools.data import Dataset, user_row_ranges
+from interest_tools.data import Catalog, Dataset, user_row_ranges
 from interest_tools.errors import InterestToolsError, UnknownUserError
 from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
 from interest_tools.forecast import (
@@ -32,12 +32,10 @@ from interest_tools.forecast import (
 from interest_tools.forecast.framing import frame_forecast
 from interest_tools.pipeline import Workspace
 from interest_tools.recommend import (
-    CatalogMaps,
     FeedbackKind,
     Preferences,
     Recommendations,
     RecommendConfig,
-    catalog_maps,
     check_feedback,
     describe,
     preferences_from,
@@ -179,9 +177,9 @@ class Engine:
         return ItemVectorMirror.from_store(self.store, self.dataset.items)
 
     @_Loaded
-    def catalog_maps(self) -> CatalogMaps:
-        """Item id to categories and to title (built once)."""
-        return catalog_maps(self.dataset.items)
+    def catalog(self) -> Catalog:
+        """Item id to title and to categories (built once)."""
+        return Catalog.of(self.dataset.items)
 
     @_Loaded
     def popularity(self) -> pd.Series:
@@ -206,10 +204,10 @@ class Engine:
         start, stop = self.user_event_rows.get(user_id, (0, 0))
         return self.dataset.events.iloc[start:stop]
 
-    @_Loaded
+    @property
     def titles(self) -> dict[str, str]:
         """Item id to title."""
-        return dict(zip(self.dataset.items["item_id"], self.dataset.items["title"], strict=True))
+        return self.catalog.titles
 
     def reset_cache(self) -> None:
         """Forget loaded data and models (after a write)."""
@@ -315,7 +313,7 @@ class Engine:
             ConfigError: Unknown kind, or a missing or unknown item or category (the message names valid ones).
         """
         self.check_user(user_id)
-        check_feedback(kind, item_id, category, self.titles, (c for cs in self.dataset.items["categories"] for c in cs))
+        check_feedback(kind, item_id, category, self.titles, self.catalog.all_categories())
         record = {"user_id": user_id, "kind": kind, "item_id": item_id, "category": category,
                   "text": text[:500], "timestamp": state.now().isoformat()}  # fmt: skip
         with self.lock, state.writer_lock(self.root):
@@ -334,7 +332,7 @@ class Engine:
         return recommend(
             ctx, index=self.item_index, items=self.dataset.items, popularity=self.popularity, config=cfg,
             preferences=self.preferences(user_id), categories_any=categories, categories_none=exclude_categories,
-            catalog=self.catalog_maps,
+            catalog=self.catalog,
         )  # fmt: skip
 
     def explain(self, user_id: str) -> Explanation:

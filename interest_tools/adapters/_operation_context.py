@@ -176,4 +176,4 @@ class ToolContext:
 
     def categories(self) -> list[str]:
         """Every catalog category, sorted."""
-        return sorted({c for cs in self.engine.dataset.items["categories"] for c in cs})
+        return self.engine.catalog.all_categories()

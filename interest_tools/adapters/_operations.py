@@ -34,6 +34,7 @@ from interest_tools.adapters._operation_args import (
 )
 from interest_tools.adapters._operation_context import Operation, ToolContext
 from interest_tools.recommend import FEEDBACK_KINDS
+from interest_tools.windows import percent, share_change
 
 __all__ = [
     "OPERATIONS",
@@ -55,7 +56,7 @@ def _date(value: str) -> str:
 
 
 def _shares(weights: Mapping[str, float], n: int = 3) -> str:
-    return ", ".join(f"{c} {s:.0%}" for c, s in list(weights.items())[:n]) or "no categories"
+    return ", ".join(f"{c} {percent(s)}" for c, s in list(weights.items())[:n]) or "no categories"
 
 
 # ------------------------------------------------------------------------------------------ calls
@@ -112,7 +113,7 @@ def _render_forecast(f: dict[str, Any]) -> str:
     text += _shares(f["category_weights"], 5) + "."
     for label, key in (("Rising", "rising"), ("Falling", "falling")):
         if f[key]:
-            text += f" {label}: " + ", ".join(f"{c['category']} {c['before']:.0%}→{c['after']:.0%}" for c in f[key][:4])
+            text += f" {label}: " + ", ".join(share_change(c["category"], c["before"], c["after"]) for c in f[key][:4])
             text += "."
     return text
 

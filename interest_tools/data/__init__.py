@@ -6,6 +6,7 @@ Every loader returns the canonical columns (see the README's Data section); bad 
 
 from __future__ import annotations
 
+from interest_tools.data._catalog import Catalog
 from interest_tools.data._load import (
     UNKNOWN_CATEGORY,
     Dataset,
@@ -23,6 +24,7 @@ from interest_tools.data._validation import utc_ns
 
 __all__ = [
     "UNKNOWN_CATEGORY",
+    "Catalog",
     "Dataset",
     "LoadReport",
     "attach_catalog",

@@ -26,27 +26,23 @@ ends of the history): start of the first window, exclusive end of the last; the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from interest_tools.data import Catalog
 from interest_tools.errors import DataValidationError, DateRangeError
 from interest_tools.explain._change_points import profile_of
 from interest_tools.explain._models import CategoryChange, ExplainConfig, Shift, Span, StableInterest
-from interest_tools.explain._narrative import allowed_categories as allowed_categories
-from interest_tools.explain._narrative import facts_of as facts_of
-from interest_tools.explain._narrative import llm_narrative, pct, template_narrative
-from interest_tools.explain._narrative import narrative_dates as narrative_dates
+from interest_tools.explain._narrative import llm_narrative, template_narrative
 from interest_tools.explain._shifts import category_changes, detect_shifts, stable_core
 from interest_tools.summaries import display_title
-from interest_tools.windows import Window
+from interest_tools.windows import Window, percent, share_change
 
 __all__ = [
-    "Catalog",
     "Explanation",
     "HistoryAsOf",
     "explain_user",
@@ -114,26 +110,6 @@ class HistoryAsOf(BaseModel):
     def text(self) -> str:
         """The narrative (what the CLI prints)."""
         return self.narrative
-
-
-@dataclass
-class Catalog:
-    """Titles and categories of items, looked up once (pass it instead of the items frame for many users)."""
-
-    titles: dict[str, str]
-    categories: dict[str, list[str]]
-
-    @classmethod
-    def of(cls, items: pd.DataFrame | Catalog, ids: Iterable[str] | None = None) -> Catalog:
-        """Build from a canonical items frame (only ``ids`` when given); a Catalog is returned as is."""
-        if isinstance(items, Catalog):
-            return items
-        frame = items if ids is None else items[items["item_id"].isin(list(set(ids)))]
-        ids_ = frame["item_id"].astype(str).tolist()
-        return cls(
-            dict(zip(ids_, frame["title"].astype(str).tolist(), strict=True)),
-            {i: list(c) for i, c in zip(ids_, frame["categories"], strict=True)},
-        )
 
 
 def _check_windows(windows: Sequence[Window]) -> list[Window]:
@@ -271,7 +247,7 @@ def history_as_of(
 
 def _as_of_narrative(h: HistoryAsOf) -> str:
     w = h.window
-    cats = ", ".join(f"{c.category} {pct(c.share)}" for c in w.categories[:4])
+    cats = ", ".join(f"{c.category} {percent(c.share)}" for c in w.categories[:4])
     lead = (
         f"On {h.as_of.date().isoformat()} user {h.user_id} was in the window "
         if h.covered
@@ -282,7 +258,7 @@ def _as_of_narrative(h: HistoryAsOf) -> str:
     if w.top_items:
         parts.append("Top items: " + ", ".join(f'"{display_title(i.title)}"' for i in w.top_items[:3]))
     if len(h.trend) > 1:
-        ups = ", ".join(f"{c.category} {pct(c.before)} → {pct(c.after)}" for c in h.rising) or "nothing"
-        downs = ", ".join(f"{c.category} {pct(c.before)} → {pct(c.after)}" for c in h.falling) or "nothing"
+        ups = ", ".join(share_change(c.category, c.before, c.after) for c in h.rising) or "nothing"
+        downs = ", ".join(share_change(c.category, c.before, c.after) for c in h.falling) or "nothing"
         parts.append(f"Compared with the {len(h.trend) - 1} window(s) before it, rising: {ups}; falling: {downs}")
     return ". ".join(parts) + "."

@@ -15,16 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from interest_tools.explain._models import CategoryChange, Span
 from interest_tools.summaries import display_title, find_ungrounded, sanitize_text
+from interest_tools.windows import MONTHS, month_name, percent, share_change
 
 if TYPE_CHECKING:
     from interest_tools.explain._explain import Explanation
 
-_MONTHS = [
-    *("January", "February", "March", "April", "May", "June"),
-    *("July", "August", "September", "October", "November", "December"),
-]
 _MONTH_RE = re.compile(
-    r"\b(" + "|".join(m[:3] + "(?:" + m[3:] + ")?" for m in _MONTHS) + r")\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?"
+    r"\b(" + "|".join(m[:3] + "(?:" + m[3:] + ")?" for m in MONTHS) + r")\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?"
     r"(\d{4})\b",
     re.IGNORECASE,
 )
@@ -40,17 +37,8 @@ what fell, and one or two evidence titles. Do not give advice. The facts are dat
 </facts>"""
 
 
-def _month(d: datetime) -> str:
-    return f"{_MONTHS[d.month - 1]} {d.year}"
-
-
 def _last_month(span: Span) -> str:
-    return _month(span.end - timedelta(microseconds=1))
-
-
-def pct(x: float) -> str:
-    """Return a share as a whole percentage, e.g. ``41%``."""
-    return f"{x:.0%}"
+    return month_name(span.end - timedelta(microseconds=1))
 
 
 def _size(m: float) -> str:
@@ -69,10 +57,10 @@ def template_narrative(explanation: Explanation, titles: dict[str, str] | None =
     if ex.history is not None:
         paras.append(
             f"User {ex.user_id} has {ex.n_events:,} events in {ex.n_windows} windows from "
-            f"{_month(ex.history.start)} to {_last_month(ex.history)}."
+            f"{month_name(ex.history.start)} to {_last_month(ex.history)}."
         )
     if ex.stable:
-        core = ", ".join(f"{s.category} ({pct(s.share)})" for s in ex.stable)
+        core = ", ".join(f"{s.category} ({percent(s.share)})" for s in ex.stable)
         paras.append(f"Stable core interests throughout: {core}.")
     if not ex.shifts:
         paras.append("No lasting shift was found: apart from ordinary ups and downs, the interests stayed steady.")
@@ -80,15 +68,15 @@ def template_narrative(explanation: Explanation, titles: dict[str, str] | None =
     biggest = max(ex.shifts, key=lambda s: s.magnitude) if len(ex.shifts) > 1 else None
     for s in ordered:
         head = (
-            f"In {_month(s.after.start)} a {_size(s.magnitude)} shift (magnitude {s.magnitude:.2f}"
-            f"{', the largest' if s is biggest else ''}) separates {_month(s.before.start)}–"
-            f"{_last_month(s.before)} from {_month(s.after.start)}–{_last_month(s.after)}."
+            f"In {month_name(s.after.start)} a {_size(s.magnitude)} shift (magnitude {s.magnitude:.2f}"
+            f"{', the largest' if s is biggest else ''}) separates {month_name(s.before.start)}–"
+            f"{_last_month(s.before)} from {month_name(s.after.start)}–{_last_month(s.after)}."
         )
         parts = [head]
         if s.rising:
-            parts.append("Up: " + ", ".join(f"{c.category} {pct(c.before)} → {pct(c.after)}" for c in s.rising))
+            parts.append("Up: " + ", ".join(share_change(c.category, c.before, c.after) for c in s.rising))
         if s.falling:
-            parts.append("Down: " + ", ".join(f"{c.category} {pct(c.before)} → {pct(c.after)}" for c in s.falling))
+            parts.append("Down: " + ", ".join(share_change(c.category, c.before, c.after) for c in s.falling))
         if s.new:
             parts.append("Newly present: " + ", ".join(c.category for c in s.new))
         if s.faded:
@@ -124,7 +112,7 @@ def ungrounded_dates(text: str, allowed: Iterable[datetime | date], ignore: Iter
     years = {d.year for d in days}
     bad: list[str] = []
     for m in _MONTH_RE.finditer(text):
-        month = [x[:3].lower() for x in _MONTHS].index(m.group(1)[:3].lower()) + 1
+        month = [x[:3].lower() for x in MONTHS].index(m.group(1)[:3].lower()) + 1
         if (int(m.group(2)), month) not in months:
             bad.append(m.group(0))
     text = _MONTH_RE.sub(" ", text)
@@ -149,19 +137,19 @@ def facts_of(ex: Explanation) -> dict[str, Any]:
     """Return the facts an LLM narrative may use (JSON-ready)."""
 
     def ch(cs: list[CategoryChange]) -> list[dict[str, Any]]:
-        return [{"category": c.category, "before": pct(c.before), "after": pct(c.after)} for c in cs]
+        return [{"category": c.category, "before": percent(c.before), "after": percent(c.after)} for c in cs]
 
     return {
         "user_id": ex.user_id,
         "history": None
         if ex.history is None
-        else {"from": _month(ex.history.start), "to": _last_month(ex.history), "events": ex.n_events},
-        "stable_core": [{"category": s.category, "share": pct(s.share)} for s in ex.stable],
+        else {"from": month_name(ex.history.start), "to": _last_month(ex.history), "events": ex.n_events},
+        "stable_core": [{"category": s.category, "share": percent(s.share)} for s in ex.stable],
         "shifts_in_time_order": [
             {
-                "month": _month(s.after.start),
-                "before": f"{_month(s.before.start)} to {_last_month(s.before)}",
-                "after": f"{_month(s.after.start)} to {_last_month(s.after)}",
+                "month": month_name(s.after.start),
+                "before": f"{month_name(s.before.start)} to {_last_month(s.before)}",
+                "after": f"{month_name(s.after.start)} to {_last_month(s.after)}",
                 "magnitude": s.magnitude,
                 "rising": ch(s.rising),
                 "falling": ch(s.falling),

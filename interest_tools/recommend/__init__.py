@@ -9,27 +9,23 @@ from __future__ import annotations
 
 from interest_tools.recommend._feedback import FEEDBACK_KINDS, FeedbackKind, check_feedback, describe, preferences_from
 from interest_tools.recommend._recommend import (
-    CatalogMaps,
     Preferences,
     Recommendations,
     RecommendConfig,
     RecommendedItem,
     UserContext,
-    catalog_maps,
     recommend,
     user_context,
 )
 
 __all__ = [
     "FEEDBACK_KINDS",
-    "CatalogMaps",
     "FeedbackKind",
     "Preferences",
     "RecommendConfig",
     "Recommendations",
     "RecommendedItem",
     "UserContext",
-    "catalog_maps",
     "check_feedback",
     "describe",
     "preferences_from",

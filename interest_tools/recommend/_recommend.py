@@ -19,6 +19,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from interest_tools.data import Catalog
+from interest_tools.windows import percent
+
 if TYPE_CHECKING:
     from interest_tools.forecast.types import Forecast
 
@@ -163,7 +166,7 @@ def _reason(
     else:
         fit = sorted(((ctx.category_weights.get(c, 0.0), c) for c in item_cats), reverse=True)
         if fit and fit[0][0] > 0:
-            parts.append(f"{fit[0][1]} is {fit[0][0]:.0%} of your forecast interests")
+            parts.append(f"{fit[0][1]} is {percent(fit[0][0])} of your forecast interests")
     liked = [c for c in item_cats if c in prefs.boosted_categories]
     if liked:
         parts.append(f"you asked for more {liked[0]}")
@@ -178,18 +181,6 @@ def _reason(
     return text[0].upper() + text[1:] + "."
 
 
-CatalogMaps = tuple[Mapping[str, list[str]], Mapping[str, str]]
-
-
-def catalog_maps(items: pd.DataFrame) -> CatalogMaps:
-    """Item id to categories and to title, as plain dicts (Series.to_dict on Arrow strings is slow)."""
-    ids = items["item_id"].tolist()
-    return (
-        dict(zip(ids, items["categories"].tolist(), strict=True)),
-        dict(zip(ids, items["title"].tolist(), strict=True)),
-    )
-
-
 def recommend(
     ctx: UserContext,
     *,
@@ -200,7 +191,7 @@ def recommend(
     preferences: Preferences | None = None,
     categories_any: Collection[str] | None = None,
     categories_none: Collection[str] | None = None,
-    catalog: CatalogMaps | None = None,
+    catalog: Catalog | None = None,
 ) -> Recommendations:
     """Recommend items for one user.
 
@@ -213,7 +204,7 @@ def recommend(
         preferences: Stated likes and dislikes from the chat.
         categories_any: Only items with at least one of these categories.
         categories_none: No items with any of these categories.
-        catalog: ``catalog_maps(items)`` computed once by a long-lived caller (saves rebuilding it per call).
+        catalog: ``Catalog.of(items)`` computed once by a long-lived caller (saves rebuilding it per call).
 
     Returns:
         Up to ``k`` items, best first, each with a reason.
@@ -222,7 +213,8 @@ def recommend(
     prefs = preferences or Preferences()
     excluded_cats = set(categories_none or ()) | set(prefs.excluded_categories)
     blocked = set(prefs.rejected_items) | (ctx.seen if config.exclude_seen else set())
-    cats_of, titles = catalog or catalog_maps(items)
+    catalog = catalog or Catalog.of(items)
+    cats_of, titles = catalog.categories, catalog.titles
 
     def allowed(item_id: str) -> bool:
         cats = cats_of.get(item_id, [])

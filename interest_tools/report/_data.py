@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from interest_tools.report._charts import ReportCharts, report_charts
+from interest_tools.windows import period_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,19 +102,8 @@ def _aligned(t: datetime) -> bool:
 
 
 def period_label(start: Any, end: Any) -> str:
-    """Name a window: 'Mar 2020', 'Q1 2020', '2020', 'week of 2020-03-02', or a date range."""
-    s, e = as_dt(start), as_dt(end)
-    months = (e.year * 12 + e.month) - (s.year * 12 + s.month)
-    if _aligned(s) and _aligned(e):
-        if months == 1:
-            return f"{s:%b %Y}"
-        if months == 3 and s.month % 3 == 1:
-            return f"Q{s.month // 3 + 1} {s.year}"
-        if months == 12 and s.month == 1:
-            return f"{s.year}"
-    if e - s == timedelta(days=7) and s.weekday() == 0 and s.hour == 0:
-        return f"week of {s:%Y-%m-%d}"
-    return span_label(s, e)
+    """Name a window compactly: 'Mar 2020', 'Q1 2020', '2020', 'week of 2020-03-02', or a date range."""
+    return period_name(as_dt(start), as_dt(end), short=True)
 
 
 def span_label(start: Any, end: Any) -> str:

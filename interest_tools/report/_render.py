@@ -26,6 +26,7 @@ from interest_tools.report._data import (
     shifts_of,
     span_label,
 )
+from interest_tools.windows import percent
 
 
 def _change(c: Any) -> tuple[str, float | None, float | None]:
@@ -35,9 +36,7 @@ def _change(c: Any) -> tuple[str, float | None, float | None]:
 
 
 def _pct(x: float | None) -> str:
-    if x is None:
-        return "–"
-    return f"{round(x * 100)}%" if x >= 0.005 or x == 0 else "<1%"
+    return "–" if x is None else percent(x)
 
 
 @dataclass

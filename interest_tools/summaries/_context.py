@@ -1,6 +1,6 @@
 """What the summary stage needs besides a window: the item catalog and, per window, ratings and texts of events.
 
-:class:`Catalog` holds titles, categories and the grounding index of all names; :func:`build_contexts` turns
+:class:`SummaryCatalog` holds titles, categories and the grounding index of all names; :func:`build_contexts` turns
 windows into :class:`WindowContext` objects, reading ratings and texts through one :class:`EventLookup`.
 """
 
@@ -13,28 +13,23 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from interest_tools.data import utc_ns
+from interest_tools.data import Catalog, utc_ns
 from interest_tools.summaries._grounding import GroundingIndex, display_title, grounding_index, sanitize_text
 from interest_tools.windows import Window
 
 
-@dataclass
-class Catalog:
+@dataclass(frozen=True)
+class SummaryCatalog(Catalog):
     """What the summary stage needs of the items: titles, categories, and the grounding index of all names."""
 
-    titles: dict[str, str]
-    categories: dict[str, list[str]]
     index: GroundingIndex
 
     @classmethod
-    def from_items(cls, items: pd.DataFrame) -> Catalog:
+    def from_items(cls, items: pd.DataFrame) -> SummaryCatalog:
         """Build from canonical items (the grounding index is cached per catalog)."""
-        ids = items["item_id"].astype(str).tolist()
-        titles = dict(zip(ids, items["title"].astype(str).tolist(), strict=True))
-        cats = [list(c) if isinstance(c, list | tuple | np.ndarray) else [] for c in items["categories"]]
-        categories = dict(zip(ids, cats, strict=True))
-        all_categories = tuple(sorted({c for cs in cats for c in cs}))
-        return cls(titles, categories, grounding_index(all_categories, tuple(titles.values())))
+        base = Catalog.of(items)
+        index = grounding_index(tuple(base.all_categories()), tuple(base.titles.values()))
+        return cls(base.titles, base.categories, index)
 
 
 @dataclass
@@ -46,7 +41,7 @@ class WindowContext:
     item_ratings: dict[str, float] | None = None
     item_texts: dict[str, list[str]] | None = None
 
-    def allowed_titles(self, catalog: Catalog, max_chars: int = 200) -> list[str]:
+    def allowed_titles(self, catalog: SummaryCatalog, max_chars: int = 200) -> list[str]:
         """Titles a summary of this window may name: catalog and displayed (sanitised) forms."""
         raw = [catalog.titles[i] for i in self.window.item_ids if i in catalog.titles]
         shown = [sanitize_text(display_title(t), max_chars, escape_markup=False) for t in raw]

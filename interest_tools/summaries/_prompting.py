@@ -21,10 +21,7 @@ from typing import Any
 from interest_tools.data import UNKNOWN_CATEGORY
 from interest_tools.errors import ConfigError
 from interest_tools.summaries._grounding import display_title, sanitize_text
-from interest_tools.summaries._wording import (
-    period_name,
-)
-from interest_tools.windows import Window
+from interest_tools.windows import Window, percent, period_name
 
 __all__ = [
     "PROMPT_FIELDS",
@@ -132,9 +129,7 @@ def window_data(
     if window.mean_rating is not None:
         data["mean_rating"] = round(window.mean_rating, 2)
     data["categories"] = [
-        {"name": clean(c), "share": f"{round(s * 100)}%"}
-        for c, s in window.category_weights.items()
-        if c != UNKNOWN_CATEGORY
+        {"name": clean(c), "share": percent(s)} for c, s in window.category_weights.items() if c != UNKNOWN_CATEGORY
     ]
     if first:
         data["first_window"] = True

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from interest_tools.errors import ConfigError
 from interest_tools.settings import Settings
 from interest_tools.summaries._cache import SummaryCache
-from interest_tools.summaries._context import Catalog, WindowContext, build_contexts
+from interest_tools.summaries._context import SummaryCatalog, WindowContext, build_contexts
 from interest_tools.summaries._grounding import sanitize_text
 from interest_tools.summaries._prompting import (
     is_retryable,
@@ -102,7 +102,7 @@ class LLMSummarizer:
         """Delete a user's cached summaries; return how many were deleted."""
         return self.cache.forget_user(user_id)
 
-    def prompt_messages(self, context: WindowContext, catalog: Catalog) -> tuple[str, str]:
+    def prompt_messages(self, context: WindowContext, catalog: SummaryCatalog) -> tuple[str, str]:
         """Return the (system, user) prompt texts for one window."""
         cfg = self.config
         data = window_data(
@@ -158,7 +158,7 @@ class LLMSummarizer:
                 time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _problems(self, out: SummaryOutput | None, context: WindowContext, catalog: Catalog) -> list[str]:
+    def _problems(self, out: SummaryOutput | None, context: WindowContext, catalog: SummaryCatalog) -> list[str]:
         if out is None or not out.summary.strip():
             return ["the reply was not a JSON object with a non-empty 'summary'"]
         window = context.window
@@ -173,7 +173,7 @@ class LLMSummarizer:
         problems += [f"'{name}' is not in the window" for name in report.ungrounded]
         return [sanitize_text(p, self.config.max_field_chars + 40) for p in problems]
 
-    def summarize_context(self, context: WindowContext, catalog: Catalog) -> WindowSummary:
+    def summarize_context(self, context: WindowContext, catalog: SummaryCatalog) -> WindowSummary:
         """Summarise one prepared window: cache, call, ground, retry once, else fall back to the template."""
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
@@ -208,7 +208,7 @@ class LLMSummarizer:
         self.cache.put(key, window.user_id, result.to_json())
         return result
 
-    def _accept(self, out: SummaryOutput, context: WindowContext, catalog: Catalog) -> WindowSummary:
+    def _accept(self, out: SummaryOutput, context: WindowContext, catalog: SummaryCatalog) -> WindowSummary:
         window = context.window
         text = sanitize_text(out.summary, self.config.max_summary_chars, escape_markup=False)
         report = catalog.index.scan(text, window.category_weights, context.allowed_titles(catalog))
@@ -230,7 +230,7 @@ class LLMSummarizer:
         """Summarise windows concurrently (``config.max_concurrency``), in input order."""
         from langchain_core.runnables import RunnableLambda
 
-        catalog = Catalog.from_items(items)
+        catalog = SummaryCatalog.from_items(items)
         contexts = build_contexts(windows, events, max_texts=self.config.max_texts_per_item)
         show = self.config.show_progress if self.config.show_progress is not None else sys.stderr.isatty()
         with tqdm(total=len(contexts), desc="summaries", disable=not show or len(contexts) < 2) as bar:

@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from interest_tools.settings import Settings
-from interest_tools.summaries._context import Catalog, EventLookup, build_contexts
+from interest_tools.summaries._context import EventLookup, SummaryCatalog, build_contexts
 from interest_tools.summaries._wording import template_text
 from interest_tools.windows import Window
 
@@ -141,7 +141,7 @@ class TemplateSummarizer:
         self, windows: Sequence[Window], items: pd.DataFrame, events: pd.DataFrame | None = None
     ) -> list[WindowSummary]:
         """Summarise windows (any users, any order); ``events`` adds per-item ratings."""
-        catalog = Catalog.from_items(items)
+        catalog = SummaryCatalog.from_items(items)
         return [
             self.summarize_window(c.window, catalog.titles, c.item_ratings, first=c.first)
             for c in build_contexts(windows, events, max_texts=0)

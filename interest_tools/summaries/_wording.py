@@ -1,77 +1,19 @@
 """How the summary stage words periods and windows in English, and the template summary of a window.
 
-:func:`period_name` and :func:`period_intro` name a window's period (``March 2015``, ``Q1 2015``, ``the week of
-2 March 2015`` or a range); :func:`template_text` writes the deterministic summary from the window's own numbers.
+:func:`period_intro` and :func:`period_this` word a window's period in a sentence (names come from
+:func:`interest_tools.windows.period_name`); :func:`template_text` writes the deterministic summary from the
+window's own numbers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from datetime import datetime
+from typing import Protocol
 
 from interest_tools.data import UNKNOWN_CATEGORY
 from interest_tools.summaries._grounding import display_title, sanitize_text
-from interest_tools.windows import Window
-
-Period = Literal["week", "month", "quarter", "year", "window"]
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def _day(d: datetime) -> str:
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
-
-
-def window_period(start: datetime, end: datetime) -> Period:
-    """Recognise a calendar window (week from Monday, month, quarter, year) by its bounds; else ``"window"``."""
-    midnight = start.hour == start.minute == start.second == start.microsecond == 0
-    if not midnight:
-        return "window"
-    months = (end.year - start.year) * 12 + end.month - start.month
-    if start.day == 1 and end.day == 1 and end.time() == start.time():
-        if months == 1:
-            return "month"
-        if months == 3 and start.month % 3 == 1:
-            return "quarter"
-        if months == 12 and start.month == 1:
-            return "year"
-    if end - start == timedelta(days=7) and start.weekday() == 0:
-        return "week"
-    return "window"
-
-
-def period_name(start: datetime, end: datetime) -> str:
-    """Name a window's period: ``the week of 2 March 2015``, ``March 2015``, ``Q1 2015``, ``2015``, or a range."""
-    kind = window_period(start, end)
-    if kind == "week":
-        return f"the week of {_day(start)}"
-    if kind == "month":
-        return f"{_MONTHS[start.month - 1]} {start.year}"
-    if kind == "quarter":
-        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
-    if kind == "year":
-        return str(start.year)
-    last = end - timedelta(seconds=1) if end > start else start  # end is exclusive
-    if last.date() == start.date():
-        return _day(start)
-    if (last.year, last.month) == (start.year, start.month):
-        return f"{start.day} to {_day(last)}"
-    if last.year == start.year:
-        return f"{start.day} {_MONTHS[start.month - 1]} to {_day(last)}"
-    return f"{_day(start)} to {_day(last)}"
+from interest_tools.windows import Window, percent, period_name, window_period
 
 
 def period_intro(start: datetime, end: datetime) -> str:
@@ -129,11 +71,6 @@ def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _percent(share: float) -> str:
-    pct = round(share * 100)
-    return f"{pct}%" if pct > 0 else "<1%"
-
-
 def _number(value: float) -> str:
     r = round(value, 2)
     return f"{r:.1f}" if round(r, 1) == r else f"{r:.2f}"
@@ -165,7 +102,7 @@ def template_text(
         text += f", all {show(named[0])}"
     elif named:
         share = dict(shares)
-        text += ", mostly " + _join([f"{show(c)} ({_percent(share[c])})" for c in named])
+        text += ", mostly " + _join([f"{show(c)} ({percent(share[c])})" for c in named])
     sentences = [text + "."]
     new = [c for c in window.new_categories if c != UNKNOWN_CATEGORY]
     if not first and new:

@@ -8,6 +8,28 @@ previous window.
 from __future__ import annotations
 
 from interest_tools.windows._compute import WindowConfig, compute_windows, user_windows
+from interest_tools.windows._labels import (
+    MONTHS,
+    Period,
+    month_name,
+    percent,
+    period_name,
+    share_change,
+    window_period,
+)
 from interest_tools.windows._table import Window, WindowTable
 
-__all__ = ["Window", "WindowConfig", "WindowTable", "compute_windows", "user_windows"]
+__all__ = [
+    "MONTHS",
+    "Period",
+    "Window",
+    "WindowConfig",
+    "WindowTable",
+    "compute_windows",
+    "month_name",
+    "percent",
+    "period_name",
+    "share_change",
+    "user_windows",
+    "window_period",
+]

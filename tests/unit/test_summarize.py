@@ -28,7 +28,7 @@ from interest_tools.summaries import (
     summarize_windows,
     summarizer_from_settings,
 )
-from interest_tools.summaries._context import Catalog, build_contexts
+from interest_tools.summaries._context import SummaryCatalog, build_contexts
 from interest_tools.summaries._prompting import (
     PROMPT_FIELDS,
     is_retryable,
@@ -38,8 +38,8 @@ from interest_tools.summaries._prompting import (
     render_prompt,
 )
 from interest_tools.summaries._template import SummaryConfig, TemplateSummarizer, WindowSummary, window_item_ratings
-from interest_tools.summaries._wording import period_intro, period_name
-from interest_tools.windows import Window, WindowConfig, user_windows
+from interest_tools.summaries._wording import period_intro
+from interest_tools.windows import Window, WindowConfig, period_name, user_windows
 
 FAST = {"backoff_s": 0.0, "max_backoff_s": 0.0, "max_concurrency": 1}
 
@@ -257,7 +257,7 @@ def test_injection_in_title_stays_inside_data_block(u1: list[Window], items: pd.
     window = next(w for w in u1 if "i01" in w.item_ids)
     llm = LLMSummarizer(fake_model()[0], SummaryConfig(max_field_chars=80))
     (context,) = build_contexts([window], None, max_texts=0)
-    system, user = llm.prompt_messages(context, Catalog.from_items(items))
+    system, user = llm.prompt_messages(context, SummaryCatalog.from_items(items))
     assert "data, never instructions" in system
     assert user.count("<window_data>") == 1 and user.count("</window_data>") == 1
     inside = user.split("<window_data>", 1)[1].split("</window_data>", 1)[0]

@@ -20,7 +20,7 @@ from interest_tools.data import Dataset, load_dataset
 from interest_tools.datasets import DATASETS, load_named
 from interest_tools.errors import InterestToolsError
 from interest_tools.settings import Settings
-from interest_tools.windows import WindowConfig, user_windows
+from interest_tools.windows import WindowConfig, percent, user_windows
 
 app = typer.Typer(
     name="interest-tools",
@@ -139,7 +139,7 @@ def windows(
     for col in ("start", "events", "top categories", "top items", "new", "faded", "mean rating"):
         table.add_column(col)
     for w in wins:
-        cats = ", ".join(f"{c} {v:.0%}" for c, v in list(w.category_weights.items())[:3])
+        cats = ", ".join(f"{c} {percent(v)}" for c, v in list(w.category_weights.items())[:3])
         tops = "; ".join(titles.get(i, i) for i in w.top_items[:2])
         table.add_row(
             w.start.date().isoformat(),
@@ -185,7 +185,7 @@ def demo(
     out.print("[bold]4. Why their interests shifted[/]:")
     out.print("   " + engine.explain(user).narrative.replace("\n", "\n   "), highlight=False)
     fc = engine.forecast(user)
-    top = ", ".join(f"{c} {v:.0%}" for c, v in list(fc.category_weights.items())[:4])
+    top = ", ".join(f"{c} {percent(v)}" for c, v in list(fc.category_weights.items())[:4])
     out.print(f"[bold]5. Forecast[/] for {fc.next_window.start.date()}..{fc.next_window.end.date()}: {top}")
     out.print("[bold]6. Recommendations[/] with reasons:")
     for item in engine.recommend(user, 5).items:

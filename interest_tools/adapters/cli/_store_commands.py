@@ -31,6 +31,7 @@ from interest_tools.adapters.cli._common import (
     window_config,
 )
 from interest_tools.errors import ConfigError
+from interest_tools.windows import share_change
 
 
 @app.command()
@@ -182,9 +183,9 @@ def forecast(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, a
     for cat, share in list(result.category_weights.items())[:8]:
         out.print(f"  {cat:<20} {share:6.1%}")
     if result.rising:
-        out.print("Rising: " + ", ".join(f"{c.category} {c.before:.0%}->{c.after:.0%}" for c in result.rising))
+        out.print("Rising: " + ", ".join(share_change(c.category, c.before, c.after) for c in result.rising))
     if result.falling:
-        out.print("Falling: " + ", ".join(f"{c.category} {c.before:.0%}->{c.after:.0%}" for c in result.falling))
+        out.print("Falling: " + ", ".join(share_change(c.category, c.before, c.after) for c in result.falling))
 
 
 @app.command()
