@@ -12,15 +12,19 @@ import typer
 from rich.table import Table
 
 from interest_tools.cli import (
+    ColumnOpt,
     DatasetOpt,
+    DateFormatOpt,
     EventsOpt,
     FreqOpt,
+    ItemColumnOpt,
     ItemsOpt,
     JsonOpt,
     StoreOpt,
     UrlOpt,
     UserArg,
     app,
+    column_map,
     engine_from,
     handle_errors,
     out,
@@ -38,6 +42,9 @@ def build(
     dataset: DatasetOpt = None,
     events: EventsOpt = None,
     items: ItemsOpt = None,
+    column: ColumnOpt = None,
+    item_column: ItemColumnOpt = None,
+    date_format: DateFormatOpt = None,
     freq: FreqOpt = "month",
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
@@ -61,7 +68,7 @@ def build(
         raise ConfigError(f"--summarizer must be template or llm, not '{summarizer}'")
     if engine_kind not in ("local", "ray"):
         raise ConfigError(f"--engine must be local or ray, not '{engine_kind}'")
-    data = resolve_dataset(dataset, events, items)
+    data = resolve_dataset(dataset, events, items, columns=column, item_columns=item_column, date_format=date_format)
     forecast = ForecastConfig() if epochs is None else ForecastConfig(epochs=epochs)
     noun = "movies" if data.name == "movielens-small" else "items"
     config = BuildConfig.model_validate(
@@ -93,13 +100,23 @@ def build(
 def ingest(
     events: Annotated[Path, typer.Option("--events", help="New events file (CSV, Parquet or JSONL).")],
     items: ItemsOpt = None,
+    column: ColumnOpt = None,
+    item_column: ItemColumnOpt = None,
+    date_format: DateFormatOpt = None,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
     retrain: Annotated[bool, typer.Option(help="Retrain the forecaster on all events afterwards.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Append new events (and items) to a built store, updating only the windows they touch."""
-    report = engine_from(store, chroma_url).ingest(events, items, retrain=retrain)
+    report = engine_from(store, chroma_url).ingest(
+        events,
+        items,
+        retrain=retrain,
+        event_columns=column_map(column, what="events"),
+        item_columns=column_map(item_column, what="items"),
+        date_format=date_format,
+    )
     if as_json:
         print_json(report.model_dump())
         return
@@ -278,6 +295,9 @@ def evaluate(
     dataset: DatasetOpt = None,
     events: EventsOpt = None,
     items: ItemsOpt = None,
+    column: ColumnOpt = None,
+    item_column: ItemColumnOpt = None,
+    date_format: DateFormatOpt = None,
     protocol: Annotated[str, typer.Option(help="loo (leave-one-out) or next-window.")] = "loo",
     seed: Annotated[int, typer.Option(help="Seed.")] = 2020,
     as_json: JsonOpt = False,
@@ -287,7 +307,8 @@ def evaluate(
 
     if protocol not in ("loo", "next-window"):
         raise ConfigError(f"--protocol must be loo or next-window, not '{protocol}'")
-    result = run_eval(resolve_dataset(dataset, events, items), protocol=protocol, seed=seed)  # type: ignore[arg-type]
+    data = resolve_dataset(dataset, events, items, columns=column, item_columns=item_column, date_format=date_format)
+    result = run_eval(data, protocol=protocol, seed=seed)  # type: ignore[arg-type]
     if as_json:
         print_json(result)
         return

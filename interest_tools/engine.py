@@ -9,6 +9,7 @@ every write; the single-writer file lock guards the directory against other proc
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -199,11 +200,23 @@ class Engine:
 
         return build(self, dataset, config, progress)
 
-    def ingest(self, events: Any, items: Any = None, *, retrain: bool = False) -> BuildReport:
+    def ingest(
+        self,
+        events: Any,
+        items: Any = None,
+        *,
+        retrain: bool = False,
+        event_columns: Mapping[str, str] | None = None,
+        item_columns: Mapping[str, str] | None = None,
+        date_format: str | None = None,
+    ) -> BuildReport:
         """Append events (and items), updating only what they touch (see :func:`interest_tools.build.ingest`)."""
         from interest_tools.build import ingest
 
-        return ingest(self, events, items, retrain=retrain)
+        return ingest(
+            self, events, items, retrain=retrain,
+            event_columns=event_columns, item_columns=item_columns, date_format=date_format,
+        )  # fmt: skip
 
     def store_users(self) -> list[str]:
         """Users that have summaries stored."""
