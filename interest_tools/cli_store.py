@@ -234,6 +234,7 @@ def report(
         "report.html"
     ),
     fmt: Annotated[str, typer.Option("--format", help="html (self-contained) or md (charts beside it).")] = "html",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite report files that exist already.")] = False,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
     as_json: JsonOpt = False,
@@ -241,7 +242,7 @@ def report(
     """Write an explainability report: category chart with shifts, summaries, forecast, recommendations."""
     if fmt not in ("html", "md"):
         raise ConfigError(f"--format must be html or md, not '{fmt}'")
-    files = engine_from(store, chroma_url).report(user, out_path, fmt)  # type: ignore[arg-type]  # checked above
+    files = engine_from(store, chroma_url).report(user, out_path, fmt, overwrite=force)  # type: ignore[arg-type]
     if as_json:
         print_json({"user_id": user, "files": [str(f) for f in files]})
         return

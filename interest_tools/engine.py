@@ -316,11 +316,17 @@ class Engine:
         result.stated_preferences = describe(prefs, self.titles)
         return result
 
-    def report(self, user_id: str, out: str | Path, fmt: Literal["html", "md"] = "html") -> list[Path]:
-        """Write the explainability report (HTML, self-contained; or Markdown with charts beside it)."""
-        from interest_tools.report import ReportConfig, ReportData, write_report
+    def report(
+        self, user_id: str, out: str | Path, fmt: Literal["html", "md"] = "html", *, overwrite: bool = True
+    ) -> list[Path]:
+        """Write the explainability report (HTML, self-contained; or Markdown with charts beside it).
+
+        With ``overwrite=False`` existing report files are refused (before any work) instead of replaced.
+        """
+        from interest_tools.report import ReportConfig, ReportData, check_report_target, write_report
 
         self.check_user(user_id)
+        check_report_target(out, fmt, overwrite=overwrite)
         data = ReportData(
             user_id=user_id,
             windows=self.user_windows(user_id),
@@ -330,7 +336,7 @@ class Engine:
             recommendations=self.recommend(user_id),
             titles=self.titles,
         )
-        return write_report(data, Path(out), ReportConfig(format=fmt))
+        return write_report(data, Path(out), ReportConfig(format=fmt), overwrite=overwrite)
 
     def forget_user(self, user_id: str) -> dict[str, int]:
         """Delete the user's events, windows, summaries, vectors, cached LLM outputs and feedback.
