@@ -111,6 +111,7 @@ def write_report(
             path.write_bytes(body)
     except OSError as exc:
         for path in written:
-            path.unlink(missing_ok=True)
+            if path.is_file():  # a folder in the way is not ours to remove
+                path.unlink()
         raise ConfigError(f"cannot write the report to {out}: {exc}; choose a writable --out path") from exc
     return list(contents)

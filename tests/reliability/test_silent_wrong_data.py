@@ -78,13 +78,9 @@ def test_fractional_boolean_and_inexact_ids_are_refused(tmp_path: Path, bad: obj
 
 def test_parquet_float_id_column_with_a_fraction_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "e.parquet"
-    pd.DataFrame({"user_id": [1.0, 2.5], "item_id": ["a", "b"], "timestamp": [1600000000, 1600000001]}).to_parquet(
-        path
-    )
+    pd.DataFrame({"user_id": [1.0, 2.5], "item_id": ["a", "b"], "timestamp": [1600000000, 1600000001]}).to_parquet(path)
     _refused(path, 2, "user_id", "not an integer id")
-    pd.DataFrame({"user_id": [1.0, 2.0], "item_id": ["a", "b"], "timestamp": [1600000000, 1600000001]}).to_parquet(
-        path
-    )
+    pd.DataFrame({"user_id": [1.0, 2.0], "item_id": ["a", "b"], "timestamp": [1600000000, 1600000001]}).to_parquet(path)
     assert load_events(path)[0]["user_id"].tolist() == ["1", "2"]
 
 
@@ -267,3 +263,26 @@ def test_a_category_with_a_bar_comes_back_whole_from_search(tiny_store: Path) ->
     assert hits[0].top_categories == ["Rock|Pop"]
     found = engine.store.query_items(text="Barred", k=20)
     assert next(h for h in found if h.item_id == "bar-item").categories == ["Rock|Pop"]
+
+
+# ---------------------------------------------------------------------------------------------- report --force
+
+
+def test_cli_report_refuses_an_existing_file_without_force(
+    tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relkit import fake_embeddings
+
+    monkeypatch.setattr(
+        cli_store, "engine_from", lambda store, url: Engine(settings_from(store, url), embeddings=fake_embeddings())
+    )
+    out = tmp_path / "report.html"
+    out.write_text("keep me")
+    args = ["report", "u1", "--out", str(out), "--store", str(tiny_store)]
+    runner = CliRunner()
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert out.read_text() == "keep me"
+    forced = runner.invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "<html" in out.read_text(encoding="utf-8")
