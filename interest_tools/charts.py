@@ -17,7 +17,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from interest_tools.windows import Window
 
 #: rcParams the charts are drawn under: data such as category names is text, never TeX math.
-PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
+PLAIN_TEXT: dict[Any, Any] = {"text.parse_math": False, "text.usetex": False}
 OTHER = "other"
 OTHER_COLOR = "#c8ccd2"
 # fmt: off

@@ -58,8 +58,9 @@ def _id_text(value: Any) -> str | None:
     if isinstance(value, int | np.integer):
         return str(int(value))
     if isinstance(value, float | np.floating):
-        ok = math.isfinite(value) and float(value).is_integer() and abs(value) < MAX_EXACT_ID
-        return str(int(value)) if ok else None
+        number = float(value)
+        ok = math.isfinite(number) and number.is_integer() and abs(number) < MAX_EXACT_ID
+        return str(int(number)) if ok else None
     return str(value).strip()
 
 

@@ -8,6 +8,7 @@ judge each value alone.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import json
@@ -152,7 +153,7 @@ def _read_json_lines(text: str, name: str) -> pd.DataFrame:
             continue
         row = len(records) + 1
         try:
-            record = json.loads(line, object_pairs_hook=lambda pairs, row=row: _unique_keys(pairs, name, row))
+            record = json.loads(line, object_pairs_hook=functools.partial(_unique_keys, name=name, row=row))
         except json.JSONDecodeError as exc:
             raise DataValidationError(
                 f"cannot parse JSON lines: line {line_no}: {exc}", source=name,
@@ -172,7 +173,7 @@ def _read_json_lines(text: str, name: str) -> pd.DataFrame:
     )
 
 
-def _unique_keys(pairs: list[tuple[str, Any]], name: str, row: int) -> dict[str, Any]:
+def _unique_keys(pairs: list[tuple[str, Any]], *, name: str, row: int) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for key, value in pairs:
         if key in record:
