@@ -111,11 +111,6 @@ def _refuse(
         raise DataValidationError(why.format(value=value), source=source, row=int(rows[i]), column=column, fix=fix)
 
 
-def _numeric_ns(num: np.ndarray) -> np.ndarray:
-    seconds = np.where(np.abs(num) >= MILLIS_THRESHOLD, num / 1000.0, num)
-    return np.round(seconds * 1e6).astype(np.int64) * 1000
-
-
 def parse_timestamps(
     values: pd.Series, *, source: str, rows: np.ndarray, column: str = "timestamp", date_format: str | None = None
 ) -> pd.Series:
@@ -156,13 +151,15 @@ def parse_timestamps(
     is_num = todo & ~np.isnan(numeric)
     if is_num.any():
         num = np.where(is_num, numeric, 0.0)
-        _refuse(values, is_num & (~np.isfinite(num) | (np.abs(num) >= 1e14)), rows, source, column,
-                "timestamp {value!r} is out of range",
-                "use unix seconds, unix milliseconds or ISO 8601 between 1970 and 2100")  # fmt: skip
+        seconds = np.where(np.abs(num) >= MILLIS_THRESHOLD, num / 1000.0, num)
+        # checked before the conversion to nanoseconds, which would overflow int64 past year 2262
+        outside = ~np.isfinite(seconds) | (seconds < 0) | (seconds >= MAX_TIME.timestamp())
+        _refuse(values, is_num & outside, rows, source, column, "timestamp {value!r} is out of range",
+                "numbers are unix seconds (1e8 to 4.1e9) or milliseconds (1e11 to 4.1e12), 1970 to 2100")  # fmt: skip
         _refuse(values, is_num & (num >= 0) & (num < MIN_UNIX_SECONDS), rows, source, column,
                 "timestamp {value!r} has fewer than 9 digits: numbers such as 2023 or 20230315 are years or dates, "
                 "not unix time", _DATE_FIX)  # fmt: skip
-        ns[is_num] = _numeric_ns(num[is_num])
+        ns[is_num] = np.round(seconds[is_num] * 1e6).astype(np.int64) * 1000
     rest = todo & ~is_num
     if rest.any():
         text = cells[rest]

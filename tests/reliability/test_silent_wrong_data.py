@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from relkit import persistent_engine
 from typer.testing import CliRunner
 
@@ -286,3 +288,62 @@ def test_cli_report_refuses_an_existing_file_without_force(
     forced = runner.invoke(app, [*args, "--force"])
     assert forced.exit_code == 0, forced.output
     assert "<html" in out.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- properties
+
+_ID = st.one_of(
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.text(alphabet="0123456789.e-x ", min_size=1, max_size=8).filter(lambda s: s.strip() not in ("", "null")),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(ids=st.lists(_ID, min_size=1, max_size=6))
+def test_each_id_is_read_alone_whatever_the_other_rows(tmp_path_factory: pytest.TempPathFactory, ids: list) -> None:
+    folder = tmp_path_factory.mktemp("ids")
+    rows = [{"user_id": v, "item_id": "a", "timestamp": 1600000000 + k} for k, v in enumerate(ids)]
+    alone = []
+    for k, row in enumerate(rows):
+        try:
+            alone.append(load_events(_jsonl(folder / f"one{k}.jsonl", [row]))[0]["user_id"].iloc[0])
+        except DataValidationError:
+            alone.append(None)
+    path = _jsonl(folder / "all.jsonl", rows)
+    if None in alone:
+        first = alone.index(None) + 1
+        _refused(path, first, "user_id", "not an integer id")
+        return
+    events, _ = load_events(path)
+    assert events.sort_values("timestamp")["user_id"].tolist() == alone
+    for value, text in zip(ids, alone, strict=True):
+        if isinstance(value, str):
+            assert text == value.strip()
+        elif isinstance(value, int):  # JSON integers are exact at any size
+            assert text == str(value)
+        else:
+            assert text == str(int(value)) and abs(value) < 2**53 and value.is_integer()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(value=st.integers(0, 5_000_000_000_000))
+def test_numeric_timestamps_follow_the_documented_rule(tmp_path_factory: pytest.TempPathFactory, value: int) -> None:
+    path = tmp_path_factory.mktemp("ts") / "e.csv"
+    path.write_text(EVENTS + f"u,a,{value}\n")
+    if value < 10**8:
+        _refused(path, 1, "timestamp", "fewer than 9 digits")
+        return
+    seconds = value / 1000 if value >= 10**11 else value
+    if seconds >= pd.Timestamp("2100-01-01", tz="UTC").timestamp():  # 4.1e9 to 1e11 seconds: past 2100
+        _refused(path, 1, "timestamp", "out of range")
+        return
+    expected = pd.Timestamp(round(seconds * 1e6) * 1000, unit="ns", tz="UTC")
+    assert load_events(path)[0]["timestamp"].iloc[0] == expected
+
+
+@pytest.mark.parametrize("value", ["9999999999", "20046744074", "99999999999"])
+def test_seconds_past_2100_are_out_of_range_not_wrapped(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "e.csv"  # seconds * 1e9 overflowed int64: 20046744074 s wrapped to 2020-09-13
+    path.write_text(EVENTS + f"u,a,2020-01-01T00:00:00Z\nu,b,{value}\n")
+    _refused(path, 2, "timestamp", "out of range")
