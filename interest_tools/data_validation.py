@@ -141,8 +141,9 @@ def parse_timestamps(
     if date_format is not None and is_text.any():
         as_dt = pd.to_datetime(cells[is_text].str.strip(), format=date_format, utc=True, errors="coerce")
         ns[is_text] = utc_ns(as_dt)
+        shown = repr(date_format).replace("{", "{{").replace("}", "}}")  # the message is a format string
         _refuse(values, is_text & (ns == nat), rows, source, column,
-                f"timestamp {{value!r}} does not match the date format {date_format!r}",
+                "timestamp {value!r} does not match the date format " + shown,
                 "fix the value, or give the format of every text timestamp (--date-format, date_format=)")  # fmt: skip
         todo = ~is_text
     else:
