@@ -11,7 +11,7 @@ other processes. The engine is the only owner of its caches: it clears them afte
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
@@ -237,11 +237,23 @@ class Engine:
             finally:
                 self.reset_cache()
 
-    def ingest(self, events: Any, items: Any = None, *, retrain: bool = False) -> BuildReport:
+    def ingest(
+        self,
+        events: Any,
+        items: Any = None,
+        *,
+        retrain: bool = False,
+        event_columns: Mapping[str, str] | None = None,
+        item_columns: Mapping[str, str] | None = None,
+        date_format: str | None = None,
+    ) -> BuildReport:
         """Append events (and items), updating only what they touch (see :func:`interest_tools.pipeline.ingest`)."""
         with self.lock:
             try:
-                return pipeline.ingest(self.workspace, events, items, retrain=retrain)
+                return pipeline.ingest(
+                    self.workspace, events, items, retrain=retrain,
+                    event_columns=event_columns, item_columns=item_columns, date_format=date_format,
+                )  # fmt: skip
             finally:
                 self.reset_cache()
 
@@ -343,11 +355,17 @@ class Engine:
         result.stated_preferences = describe(prefs, self.titles)
         return result
 
-    def report(self, user_id: str, out: str | Path, fmt: Literal["html", "md"] = "html") -> list[Path]:
-        """Write the explainability report (HTML, self-contained; or Markdown with charts beside it)."""
-        from interest_tools.report import ReportConfig, ReportData, write_report
+    def report(
+        self, user_id: str, out: str | Path, fmt: Literal["html", "md"] = "html", *, overwrite: bool = True
+    ) -> list[Path]:
+        """Write the explainability report (HTML, self-contained; or Markdown with charts beside it).
+
+        With ``overwrite=False`` existing report files are refused (before any work) instead of replaced.
+        """
+        from interest_tools.report import ReportConfig, ReportData, check_report_target, write_report
 
         self.check_user(user_id)
+        check_report_target(out, fmt, overwrite=overwrite)
         data = ReportData(
             user_id=user_id,
             windows=self.user_windows(user_id),
@@ -357,7 +375,7 @@ class Engine:
             recommendations=self.recommend(user_id),
             titles=self.titles,
         )
-        return write_report(data, Path(out), ReportConfig(format=fmt))
+        return write_report(data, Path(out), ReportConfig(format=fmt), overwrite=overwrite)
 
     def forget_user(self, user_id: str) -> dict[str, int]:
         """Delete the user's events, windows, summaries, vectors, cached LLM outputs and feedback.

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from interest_tools.data._catalog import Catalog
 from interest_tools.data._load import (
+    EVENT_OPTIONAL,
+    EVENT_REQUIRED,
+    ITEM_OPTIONAL,
+    ITEM_REQUIRED,
     UNKNOWN_CATEGORY,
     Dataset,
     LoadReport,
@@ -23,6 +27,10 @@ from interest_tools.data._load import (
 from interest_tools.data._validation import utc_ns
 
 __all__ = [
+    "EVENT_OPTIONAL",
+    "EVENT_REQUIRED",
+    "ITEM_OPTIONAL",
+    "ITEM_REQUIRED",
     "UNKNOWN_CATEGORY",
     "Catalog",
     "Dataset",

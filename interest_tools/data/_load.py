@@ -100,9 +100,19 @@ def user_row_ranges(events: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"user_id": users[starts].astype(str), "start": starts, "stop": stops})
 
 
+def _guess_source(frame: pd.DataFrame, wanted: str) -> str:
+    """The file column that most likely holds ``wanted`` (``userId`` for ``user_id``), else a placeholder."""
+    key = "".join(ch for ch in wanted.lower() if ch.isalnum())
+    for col in frame.columns:
+        if "".join(ch for ch in str(col).lower() if ch.isalnum()) == key:
+            return str(col)
+    return "YOUR_COLUMN"
+
+
 def _apply_column_map(
     frame: pd.DataFrame, column_map: Mapping[str, str] | None, *, what: str, source: str
 ) -> pd.DataFrame:
+    flag = "--column" if what == "events" else "--item-column"
     if column_map:
         absent = [src for src in column_map if src not in frame.columns]
         if absent:
@@ -115,14 +125,19 @@ def _apply_column_map(
     required = EVENT_REQUIRED if what == "events" else ITEM_REQUIRED
     missing = [c for c in required if c not in frame.columns]
     if missing:
+        if len(frame.columns) == 1 and any(sep in str(frame.columns[0]) for sep in ";|\t:"):
+            fix = (
+                f"the header was read as one column {str(frame.columns[0])!r}: separate the columns with commas "
+                "(.csv), semicolons, or tabs (.tsv)"
+            )
+        else:
+            guess = _guess_source(frame, missing[0])
+            fix = (
+                f"the file has columns {list(frame.columns)}; rename them, or map them: on the command line "
+                f"{flag} {missing[0]}={guess}, in Python column_map={{'{guess}': '{missing[0]}'}}"
+            )
         raise DataValidationError(
-            f"missing required {what} column(s) {missing}",
-            source=source,
-            column=missing[0],
-            fix=(
-                f"the file has columns {list(frame.columns)}; rename them or pass a column mapping, e.g. "
-                f"column_map={{'{frame.columns[0] if len(frame.columns) else 'userId'}': '{missing[0]}'}}"
-            ),
+            f"missing required {what} column(s) {missing}", source=source, column=missing[0], fix=fix
         )
     return frame
 
@@ -130,12 +145,17 @@ def _apply_column_map(
 # ---------------------------------------------------------------------------------------------- events
 
 
-def load_events(source: Source, column_map: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, LoadReport]:
+def load_events(
+    source: Source, column_map: Mapping[str, str] | None = None, *, date_format: str | None = None
+) -> tuple[pd.DataFrame, LoadReport]:
     """Load and validate an interaction log into canonical events.
 
     Args:
-        source: File path (CSV, Parquet, JSONL) or DataFrame.
+        source: File path (CSV, TSV, Parquet, JSONL, each optionally gzipped) or DataFrame.
         column_map: Source column name to canonical name, e.g. ``{"userId": "user_id"}``.
+        date_format: A :func:`~datetime.datetime.strptime` format that every text timestamp has (e.g.
+            ``"%d/%m/%Y"``); by default text timestamps must be ISO 8601 or unix time (see
+            :func:`~interest_tools.data._validation.parse_timestamps`).
 
     Returns:
         The canonical events, sorted by ``user_id, timestamp, item_id``, and a report of repairs
@@ -153,7 +173,7 @@ def load_events(source: Source, column_map: Mapping[str, str] | None = None) -> 
         {
             "user_id": parse_ids(raw, "user_id", name, rows),
             "item_id": parse_ids(raw, "item_id", name, rows),
-            "timestamp": parse_timestamps(raw["timestamp"], source=name, rows=rows),
+            "timestamp": parse_timestamps(raw["timestamp"], source=name, rows=rows, date_format=date_format),
         }
     )
     events["rating"] = parse_numbers(raw, "rating", name, rows, default=np.nan) if "rating" in raw else np.nan
@@ -283,6 +303,7 @@ def load_dataset(
     event_columns: Mapping[str, str] | None = None,
     item_columns: Mapping[str, str] | None = None,
     name: str = "custom",
+    date_format: str | None = None,
 ) -> Dataset:
     """Load events and items together and check them against each other.
 
@@ -292,12 +313,13 @@ def load_dataset(
         event_columns: Column mapping for the events.
         item_columns: Column mapping for the items.
         name: Dataset name, used in store ids and reports.
+        date_format: strptime format of the text timestamps (see :func:`load_events`).
 
     Returns:
         The validated :class:`Dataset`.
     """
     item_frame = load_items(items, item_columns)
-    event_frame, report = load_events(events, event_columns)
+    event_frame, report = load_events(events, event_columns, date_format=date_format)
     attach_catalog(event_frame, item_frame, report)
     return Dataset(events=event_frame, items=item_frame, name=name, report=report)
 

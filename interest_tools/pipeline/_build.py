@@ -8,7 +8,7 @@ records whose content hash it already holds).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from interest_tools.data import Dataset, attach_catalog, canonicalize_events, check_dataset, load_events, load_items
+from interest_tools.data import (
+    Dataset,
+    attach_catalog,
+    canonicalize_events,
+    check_dataset,
+    load_events,
+    load_items,
+)
 from interest_tools.errors import InterestToolsError
 from interest_tools.forecast import ForecastConfig, train_forecaster
 from interest_tools.pipeline._ray import RayConfig
@@ -206,7 +213,15 @@ def catalog_vectors(ws: Workspace, items: pd.DataFrame) -> np.ndarray:
 
 
 def ingest(
-    ws: Workspace, events: Any, items: Any = None, *, config: BuildConfig | None = None, retrain: bool = False
+    ws: Workspace,
+    events: Any,
+    items: Any = None,
+    *,
+    config: BuildConfig | None = None,
+    retrain: bool = False,
+    event_columns: Mapping[str, str] | None = None,
+    item_columns: Mapping[str, str] | None = None,
+    date_format: str | None = None,
 ) -> BuildReport:
     """Append new events (and items) and update only the windows, summaries and vectors they touch.
 
@@ -220,6 +235,9 @@ def ingest(
         config: Summary settings (the window cut stays the stored one).
         retrain: Retrain the forecaster on all events afterwards (otherwise it reads the new windows as
             history without retraining).
+        event_columns: Column mapping of the events file (source name to canonical name).
+        item_columns: Column mapping of the items file.
+        date_format: strptime format of the text timestamps (see :func:`interest_tools.data.load_events`).
 
     Raises:
         DataValidationError: Bad input; nothing stored is changed.
@@ -227,8 +245,8 @@ def ingest(
         StoreError: Another process is writing to the store.
     """
     t0 = time.perf_counter()
-    new_events, report = load_events(events)  # validate everything before any write
-    new_items = load_items(items) if items is not None else None
+    new_events, report = load_events(events, event_columns, date_format=date_format)  # validate before any write
+    new_items = load_items(items, item_columns) if items is not None else None
     with ws.lock, state.writer_lock(ws.root):
         interrupted = state.pending_write(ws.root) is not None
         base = ws.dataset()

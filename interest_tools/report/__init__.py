@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from interest_tools.report._data import ReportConfig, ReportData
-from interest_tools.report._write import write_report
+from interest_tools.report._write import check_report_target, report_files, write_report
 
-__all__ = ["ReportConfig", "ReportData", "write_report"]
+__all__ = ["ReportConfig", "ReportData", "check_report_target", "report_files", "write_report"]

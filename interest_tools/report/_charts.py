@@ -1,4 +1,4 @@
-"""Charts of the report, drawn with matplotlib's Agg backend into PNG bytes (no display, no files).
+r"""Charts of the report, drawn with matplotlib's Agg backend into PNG bytes (no display, no files).
 
 * :func:`share_chart`: one stacked bar per window (placed at its dates) of the top categories plus "other",
   the forecast next window as a hatched bar, and the shifts as dashed lines labelled at the top.
@@ -7,6 +7,8 @@
 * :func:`report_charts`: both, from a user's windows, shift dates and forecast.
 
 Colours come from :func:`category_colors`, so one category has the same colour in every chart and table.
+Every text is plain (mathtext off, :data:`PLAIN_TEXT`): a category such as ``$10-$20`` or ``$\undefinedcmd$`` is drawn
+as written rather than parsed as TeX, which would garble it or fail the whole report.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from interest_tools.forecast.types import Forecast
     from interest_tools.windows import Window
 
+#: rcParams the charts are drawn under: data such as category names is text, never TeX math.
+PLAIN_TEXT: dict[Any, Any] = {"text.parse_math": False, "text.usetex": False}
 OTHER = "other"
 OTHER_COLOR = "#c8ccd2"
 # fmt: off
@@ -93,6 +97,7 @@ def _bar_geometry(bars: Sequence[Bar], extra: Sequence[Bar]) -> tuple[list[float
     return lefts, widths
 
 
+@matplotlib.rc_context(PLAIN_TEXT)
 def share_chart(
     bars: Sequence[Bar],
     categories: Sequence[str],
@@ -212,6 +217,7 @@ def share_chart(
     return _png(fig, dpi)
 
 
+@matplotlib.rc_context(PLAIN_TEXT)
 def forecast_chart(
     shares: Mapping[str, float],
     recent: Mapping[str, float],

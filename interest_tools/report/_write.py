@@ -8,8 +8,7 @@ summaries, reasons, narrative) is escaped, so a title like ``<script>`` stays te
 The pieces are read by attribute (or key), so the results of the stages are used as they are; a missing
 piece (no explanation, no forecast, ...) leaves its section out with a note.
 
-What a report shows is in :mod:`interest_tools.report._data`, the rendering in :mod:`interest_tools.report._render`
-(both re-exported here); this module writes the files.
+What a report shows is in ``_data``, the rendering in ``_render``; this module writes the files.
 """
 
 from __future__ import annotations
@@ -26,32 +25,81 @@ from interest_tools.report._data import (
 from interest_tools.report._render import render_html, render_markdown
 
 __all__ = [
+    "check_report_target",
+    "report_files",
     "write_report",
 ]
 
 
-def write_report(data: ReportData, out_path: str | Path, config: ReportConfig | None = None) -> list[Path]:
-    """Write the report (HTML, or Markdown with PNG charts beside it) and return the files written.
+def report_files(out_path: str | Path, fmt: str) -> list[Path]:
+    """Every file a report at ``out_path`` may write: the page, and for Markdown its two chart PNGs beside it."""
+    out = Path(out_path)
+    if fmt == "html":
+        return [out]
+    return [out, *(out.with_name(f"{out.stem}_{name}.png") for name in ("shares", "forecast"))]
+
+
+def check_report_target(out_path: str | Path, fmt: str, *, overwrite: bool) -> None:
+    """Refuse an output path that cannot be written, or whose files exist when ``overwrite`` is False.
 
     Raises:
-        ConfigError: The output folder does not exist or is not writable.
+        ConfigError: The folder does not exist, the path is a folder, or a report file exists already.
+    """
+    out = Path(out_path)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder: give a file path such as {out / ('report.' + fmt)}")
+    if not out.parent.is_dir():
+        raise ConfigError(f"report folder {out.parent} does not exist: create it or choose another --out path")
+    if not overwrite:
+        existing = [str(f) for f in report_files(out, fmt) if f.exists()]
+        if existing:
+            raise ConfigError(
+                f"{', '.join(existing)} exist(s) already: choose another --out path, or pass --force to overwrite"
+            )
+
+
+def write_report(
+    data: ReportData, out_path: str | Path, config: ReportConfig | None = None, *, overwrite: bool = True
+) -> list[Path]:
+    """Write the report (HTML, or Markdown with PNG charts beside it) and return the files written.
+
+    Everything is rendered in memory first; if writing then fails, the files this call wrote are removed, so a
+    failed report leaves no partial page and no stray charts.
+
+    Args:
+        data: What the report shows.
+        out_path: The HTML or Markdown file.
+        config: Format and limits.
+        overwrite: Replace existing report files (the CLI passes ``--force``); when False they are refused.
+
+    Raises:
+        ConfigError: The output folder does not exist, the path is a folder or not writable, or (with
+            ``overwrite=False``) a report file exists.
     """
     config = config or ReportConfig()
     out = Path(out_path)
-    if not out.parent.is_dir():
-        raise ConfigError(f"report folder {out.parent} does not exist: create it or choose another --out path")
-    try:
-        if config.format == "html":
-            out.write_text(render_html(data, config), encoding="utf-8")
-            return [out]
+    check_report_target(out, config.format, overwrite=overwrite)
+    contents: dict[Path, bytes] = {}
+    if config.format == "html":
+        contents[out] = render_html(data, config).encode("utf-8")
+    else:
         charts = build_charts(data, config)
-        written: dict[str, Path] = {}
+        names: dict[str, str] = {}
         for name, png in (("shares", charts.shares_png), ("forecast", charts.forecast_png)):
             if png is not None:
-                written[name] = out.with_name(f"{out.stem}_{name}.png")
-                written[name].write_bytes(png)
-        names = {k: quote(v.name) for k, v in written.items()}
-        out.write_text(render_markdown(data, config, names, charts), encoding="utf-8")
+                path = out.with_name(f"{out.stem}_{name}.png")
+                contents[path] = png
+                names[name] = quote(path.name)
+        page = render_markdown(data, config, names, charts).encode("utf-8")
+        contents = {out: page, **contents}
+    written: list[Path] = []
+    try:
+        for path, body in contents.items():
+            written.append(path)
+            path.write_bytes(body)
     except OSError as exc:
+        for path in written:
+            if path.is_file():  # a folder in the way is not ours to remove
+                path.unlink()
         raise ConfigError(f"cannot write the report to {out}: {exc}; choose a writable --out path") from exc
-    return [out, *written.values()]
+    return list(contents)

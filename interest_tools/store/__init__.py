@@ -5,8 +5,10 @@ Two collections (cosine space, normalised vectors): ``items`` (id ``item:<item_i
 (``|``-joined), ``category_list`` (list, filtered with ``$contains``), ``content_hash``) and ``windows`` (id
 ``window:<user>:<freq>:<index>``; document = summary text; metadata ``user_id``, ``freq``, ``index``,
 ``start``/``end`` (ISO), ``start_unix``/``end_unix``, ``top_categories`` (``|``-joined),
-``top_category_list``, ``content_hash``). Each collection's metadata records the embedding model and
-dimension; opening it with another model raises :class:`~interest_tools.errors.StoreError` before any write.
+``top_category_list``, ``content_hash``). Hits read the lists (exact, a category may contain ``|``); the
+``|``-joined text is kept for records written before the lists. Each collection's metadata records the
+embedding model and dimension; opening it with another model raises :class:`~interest_tools.errors.StoreError`
+before any write.
 Writes re-embed only records whose text hash changed.
 """
 

@@ -154,8 +154,12 @@ def window_records(docs: Sequence[WindowDoc], model_name: str) -> Records:
     return Records(ids, texts, metas)
 
 
-def _split(value: Any) -> list[str]:
-    return [part for part in str(value or "").split("|") if part]
+def _categories(meta: dict[str, Any], list_key: str, joined_key: str) -> list[str]:
+    """The stored category list (exact, so a name may contain ``|``); the ``|``-joined text of older records."""
+    listed = meta.get(list_key)
+    if isinstance(listed, list | tuple):
+        return [str(part) for part in listed]
+    return [part for part in str(meta.get(joined_key) or "").split("|") if part]
 
 
 def item_hit(meta: dict[str, Any], score: float) -> ItemHit:
@@ -163,7 +167,7 @@ def item_hit(meta: dict[str, Any], score: float) -> ItemHit:
     return ItemHit(
         item_id=str(meta["item_id"]),
         title=str(meta.get("title", "")),
-        categories=_split(meta.get("categories")),
+        categories=_categories(meta, CATEGORY_LIST_KEY, "categories"),
         score=score,
     )
 
@@ -177,7 +181,7 @@ def window_hit(meta: dict[str, Any], document: str | None, score: float) -> Wind
         start=datetime.fromisoformat(str(meta["start"])).astimezone(UTC),
         end=datetime.fromisoformat(str(meta["end"])).astimezone(UTC),
         summary=document or "",
-        top_categories=_split(meta.get("top_categories")),
+        top_categories=_categories(meta, TOP_CATEGORY_LIST_KEY, "top_categories"),
         score=score,
     )
 

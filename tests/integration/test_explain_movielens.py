@@ -9,9 +9,10 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from interest_tools.data import Catalog
 from interest_tools.errors import DateRangeError
+from interest_tools.explain import explain_user, history_as_of
 from interest_tools.explain._change_points import profile_of, tv_distance
-from interest_tools.explain._explain import Catalog, explain_user, history_as_of
 from interest_tools.explain._narrative import narrative_dates, ungrounded_dates
 from interest_tools.summaries import display_title, find_ungrounded
 from interest_tools.windows import WindowConfig, compute_windows

@@ -30,10 +30,13 @@ def _engine(root: Path) -> Engine:
 
 
 def _window_docs(engine: Engine) -> dict[str, tuple[Any, ...]]:
+    """Every window record. Vectors are compared exactly: the fake embedding is a function of the text alone
+    (seeded by its hash), so batch, order and threads cannot change it; rounding would only hide a real change.
+    """
     ids = engine.store.window_ids()
     got = engine.store.records("windows", ids)
     return {
-        rid: (doc, tuple(sorted((k, v) for k, v in (meta or {}).items())), tuple(np.round(vec, 6)))
+        rid: (doc, tuple(sorted((k, v) for k, v in (meta or {}).items())), tuple(np.asarray(vec).tolist()))
         for rid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
     }
 

@@ -17,6 +17,7 @@ from interest_tools.engine import Engine
 from interest_tools.forecast import ForecastConfig
 from interest_tools.pipeline import BuildConfig, BuildReport, RayConfig
 from interest_tools.settings import Settings
+from tests.harness.vectors import assert_same_vectors
 
 pytest.importorskip("ray", reason="the ray extra is installed by `make setup`")
 pytestmark = pytest.mark.integration
@@ -70,12 +71,16 @@ def test_ray_build_stores_the_same_records_and_vectors(builds: dict[str, Any]) -
     local, ray = _contents(builds["local"]), _contents(builds["ray"])
     for which in ("items", "windows"):
         assert sorted(ray[which]) == sorted(local[which]), which
-        for rid, (doc, meta, vec) in local[which].items():
-            r_doc, r_meta, r_vec = ray[which][rid]
+        ids = sorted(local[which])
+        for rid in ids:
+            (doc, meta, _), (r_doc, r_meta, _) = local[which][rid], ray[which][rid]
             assert r_doc == doc, rid
             assert r_meta == meta, rid
-            assert float(np.abs(r_vec - vec).max()) < 1e-4, rid  # same model; batch padding differs
-            assert float(r_vec @ vec) > 0.9999, rid
+        # Same model and texts, but the actors batch other texts together (other padding, other kernels), so
+        # the vectors differ in rounding only: compared by cosine and nearest neighbours (tests/harness/vectors.py).
+        vectors = np.stack([local[which][rid][2] for rid in ids])
+        r_vectors = np.stack([ray[which][rid][2] for rid in ids])
+        assert_same_vectors(vectors, r_vectors, ids, which)
 
 
 def test_ray_build_writes_the_same_summaries_and_state(builds: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 Hypothesis writes malformed event and item files (every error kind of interest_tools/data.py, in CSV, JSONL and
 Parquet) and feeds them to ``ingest`` and to ``build`` (the Engine API: ``load_dataset`` then ``build``). Each
-is refused with a DataValidationError naming the file, row and column, and the store (state-file bytes, counts,
+is refused with a DataValidationError naming the file, row and column (numbers of fewer than 9 digits and
+digit-only day/month dates as timestamps too, issue 12), and the store (state-file bytes, counts,
 ids, documents, metadata, vectors) is identical before and after. Inputs with a documented repair (mixed
 timestamp units, duplicates, unknown items, odd ids, a BOM, one user with 100k events) are accepted and
 repaired as documented. (The CLI run is in test_cli_ingest.py.)
@@ -10,6 +11,7 @@ repaired as documented. (The CLI run is in test_cli_ingest.py.)
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Callable
@@ -53,6 +55,10 @@ EVENT_ERRORS: dict[str, tuple[str, str | None, str]] = {
     "timestamp after 2100": ("timestamp", "2200-01-01T00:00:00Z", "out of range"),
     "huge number timestamp": ("timestamp", "1e15", "out of range"),
     "negative unix timestamp": ("timestamp", "-5", "out of range"),
+    "packed date as a number": ("timestamp", "20230315", "fewer than 9 digits"),
+    "year as a number": ("timestamp", "2023", "fewer than 9 digits"),
+    "ambiguous day/month": ("timestamp", "03/12/2024", "ambiguous day/month order"),
+    "day-first date": ("timestamp", "13/12/2024", "ambiguous day/month order"),
     "non-numeric rating": ("rating", "five stars", "not a finite number"),
     "NaN rating": ("rating", "NaN", "not a finite number"),
     "infinite rating": ("rating", "inf", "not a finite number"),
@@ -175,6 +181,8 @@ def test_malformed_item_files_are_refused_and_change_nothing(
             "cannot parse JSON lines",
         ),
         ("events.xlsx", b"PK\x03\x04", "unsupported file type"),
+        ("dup.csv", b"user_id,item_id,timestamp,item_id\nu2,i01,2021-01-01,i02\n", "names column 'item_id' twice"),
+        ("broken.csv.gz", gzip.compress(b"user_id,item_id,timestamp\n")[:12], "gzip file that cannot be unpacked"),
         ("bad.parquet", b"PAR1 not really", "cannot read Parquet"),
     ],
 )

@@ -10,10 +10,10 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from interest_tools.data import Catalog
 from interest_tools.errors import DataValidationError, InterestToolsError
-from interest_tools.explain import ExplainConfig
+from interest_tools.explain import ExplainConfig, Explanation, explain_user
 from interest_tools.explain._change_points import tv_distance
-from interest_tools.explain._explain import Catalog, Explanation, explain_user
 from interest_tools.explain._narrative import narrative_dates, template_narrative, ungrounded_dates
 from interest_tools.explain._shifts import detect_shifts
 from interest_tools.summaries import display_title, find_ungrounded

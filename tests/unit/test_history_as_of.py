@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from interest_tools.data import Catalog
 from interest_tools.errors import DateRangeError, InterestToolsError
-from interest_tools.explain import ExplainConfig
-from interest_tools.explain._explain import Catalog, HistoryAsOf, history_as_of
+from interest_tools.explain import ExplainConfig, HistoryAsOf, history_as_of
 from interest_tools.windows import WindowConfig, compute_windows
 from tests.harness.synth import MIXED, A, B, SynthUser, shifted, steady, windows_of
 

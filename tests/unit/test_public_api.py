@@ -53,6 +53,10 @@ EXPECTED: dict[str, list[str]] = {
         "load_movielens_small",
     ],
     "interest_tools.data": [
+        "EVENT_OPTIONAL",
+        "EVENT_REQUIRED",
+        "ITEM_OPTIONAL",
+        "ITEM_REQUIRED",
         "UNKNOWN_CATEGORY",
         "Catalog",
         "Dataset",
@@ -130,6 +134,8 @@ EXPECTED: dict[str, list[str]] = {
     "interest_tools.report": [
         "ReportConfig",
         "ReportData",
+        "check_report_target",
+        "report_files",
         "write_report",
     ],
     "interest_tools.store": [

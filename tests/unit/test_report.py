@@ -293,3 +293,54 @@ def test_span_label_of_month_aligned_spans() -> None:
 def test_needed_item_ids_and_titles(data: ReportData, items) -> None:
     assert data.needed_item_ids() == ["i01", "i02", "i10", "i11"]
     assert titles_from_items(items, ["i00", "i04", "zz"]) == {"i00": "Sci-Fi Film 0", "i04": "Comedy Film 4"}
+
+
+# ---------------------------------------------------------------------------------------------- issue 12, section 5
+
+
+def test_categories_with_dollar_signs_are_drawn_as_plain_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.text
+
+    import interest_tools.report._charts as charts
+
+    figures = []
+    real_png = charts._png
+    monkeypatch.setattr(charts, "_png", lambda fig, dpi: figures.append(fig) or real_png(fig, dpi))
+    odd = {"$\\undefinedcmd$": 0.5, "$10-$20": 0.3, "Comedy": 0.2}
+    data = make_data()
+    for w in data.windows:
+        w.category_weights = odd  # used to fail the whole report with mathtext's ParseFatalException
+    data.forecast.category_weights = odd
+    result = build_charts(data, ReportConfig())
+    assert result.shares_png and result.forecast_png
+    texts = [t for fig in figures for t in fig.findobj(matplotlib.text.Text) if "$" in t.get_text()]
+    assert {t.get_text().split(" ")[0] for t in texts} >= {"$\\undefinedcmd$", "$10-$20"}
+    for t in texts:  # drawn as written: no part of the label is read as TeX
+        assert t._preprocess_math(t.get_text()) == (t.get_text(), False)
+
+
+def test_report_refuses_existing_files_unless_overwrite(data: ReportData, tmp_path: Path) -> None:
+    out = tmp_path / "r.md"
+    write_report(data, out, ReportConfig(format="md"), overwrite=False)
+    out.write_text("mine")
+    with pytest.raises(ConfigError, match="--force"):
+        write_report(data, out, ReportConfig(format="md"), overwrite=False)
+    assert out.read_text() == "mine"
+    out.unlink()
+    with pytest.raises(ConfigError, match="r_shares.png"):  # a chart left from before counts too
+        write_report(data, out, ReportConfig(format="md"), overwrite=False)
+    assert not out.exists()
+    files = write_report(data, out, ReportConfig(format="md"), overwrite=True)
+    assert out.read_text(encoding="utf-8").startswith("#") and len(files) == 3
+
+
+def test_markdown_report_into_a_folder_or_failing_midway_leaves_no_files(data: ReportData, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="is a folder"):
+        write_report(data, folder, ReportConfig(format="md"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any(folder.iterdir())
+    (tmp_path / "r_forecast.png").mkdir()  # the last file cannot be written
+    with pytest.raises(ConfigError, match="cannot write the report"):
+        write_report(data, tmp_path / "r.md", ReportConfig(format="md"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "r_forecast.png"]

@@ -51,6 +51,18 @@ UrlOpt = Annotated[
     typer.Option("--chroma-url", help="Chroma server URL, e.g. http://localhost:8000 (env INTEREST_TOOLS_CHROMA_URL)."),
 ]
 UserArg = Annotated[str, typer.Argument(help="User id.")]
+ColumnOpt = Annotated[
+    list[str] | None,
+    typer.Option("--column", help="Events column mapping CANONICAL=SOURCE, e.g. user_id=userId (repeatable)."),
+]
+ItemColumnOpt = Annotated[
+    list[str] | None,
+    typer.Option("--item-column", help="Items column mapping CANONICAL=SOURCE, e.g. categories=genres (repeatable)."),
+]
+DateFormatOpt = Annotated[
+    str | None,
+    typer.Option("--date-format", help="strptime format of every text timestamp, e.g. %d/%m/%Y (default: ISO 8601)."),
+]
 
 
 def handle_errors(func: F) -> F:
@@ -70,14 +82,50 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def resolve_dataset(dataset: str | None, events: Path | None, items: Path | None) -> Dataset:
-    """Load the named bundled dataset, or events and items files (both needed)."""
+def column_map(pairs: list[str] | None, *, what: str) -> dict[str, str] | None:
+    """Turn ``--column user_id=userId`` flags into a loader ``column_map`` (source name to canonical name)."""
+    from interest_tools.data import EVENT_OPTIONAL, EVENT_REQUIRED, ITEM_OPTIONAL, ITEM_REQUIRED
+
+    if not pairs:
+        return None
+    flag = "--column" if what == "events" else "--item-column"
+    allowed = EVENT_REQUIRED + EVENT_OPTIONAL if what == "events" else ITEM_REQUIRED + ITEM_OPTIONAL
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        canonical, sep, source = (part.strip() for part in pair.partition("="))
+        if not sep or not source or canonical not in allowed:
+            raise InterestToolsError(
+                f"{flag} {pair!r} must be CANONICAL=SOURCE with CANONICAL one of {', '.join(allowed)}, "
+                f"e.g. {flag} {allowed[0]}={'userId' if what == 'events' else 'movieId'}"
+            )
+        mapping[source] = canonical
+    return mapping
+
+
+def resolve_dataset(
+    dataset: str | None,
+    events: Path | None,
+    items: Path | None,
+    *,
+    columns: list[str] | None = None,
+    item_columns: list[str] | None = None,
+    date_format: str | None = None,
+) -> Dataset:
+    """Load the named bundled dataset, or events and items files (both needed), mapped by --column flags."""
     if events is not None or items is not None:
         if dataset is not None:
             raise InterestToolsError("give either --dataset or --events/--items, not both")
         if events is None or items is None:
             raise InterestToolsError("--events and --items go together: pass both files")
-        return load_dataset(events, items)
+        return load_dataset(
+            events,
+            items,
+            event_columns=column_map(columns, what="events"),
+            item_columns=column_map(item_columns, what="items"),
+            date_format=date_format,
+        )
+    if columns or item_columns or date_format:
+        raise InterestToolsError("--column, --item-column and --date-format apply to --events/--items files only")
     return load_named(dataset or "movielens-small")
 
 
@@ -126,10 +174,13 @@ def windows(
     dataset: DatasetOpt = None,
     events: EventsOpt = None,
     items: ItemsOpt = None,
+    column: ColumnOpt = None,
+    item_column: ItemColumnOpt = None,
+    date_format: DateFormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a user's time windows: events, category shares, top items, new and faded categories."""
-    data = resolve_dataset(dataset, events, items)
+    data = resolve_dataset(dataset, events, items, columns=column, item_columns=item_column, date_format=date_format)
     wins = user_windows(data.events, data.items, user, window_config(freq))
     if as_json:
         print_json([w.to_json() for w in wins])

@@ -12,15 +12,19 @@ import typer
 from rich.table import Table
 
 from interest_tools.adapters.cli._common import (
+    ColumnOpt,
     DatasetOpt,
+    DateFormatOpt,
     EventsOpt,
     FreqOpt,
+    ItemColumnOpt,
     ItemsOpt,
     JsonOpt,
     StoreOpt,
     UrlOpt,
     UserArg,
     app,
+    column_map,
     engine_from,
     handle_errors,
     out,
@@ -40,6 +44,9 @@ def build(
     dataset: DatasetOpt = None,
     events: EventsOpt = None,
     items: ItemsOpt = None,
+    column: ColumnOpt = None,
+    item_column: ItemColumnOpt = None,
+    date_format: DateFormatOpt = None,
     freq: FreqOpt = "month",
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
@@ -63,7 +70,7 @@ def build(
         raise ConfigError(f"--summarizer must be template or llm, not '{summarizer}'")
     if engine_kind not in ("local", "ray"):
         raise ConfigError(f"--engine must be local or ray, not '{engine_kind}'")
-    data = resolve_dataset(dataset, events, items)
+    data = resolve_dataset(dataset, events, items, columns=column, item_columns=item_column, date_format=date_format)
     forecast = ForecastConfig() if epochs is None else ForecastConfig(epochs=epochs)
     noun = "movies" if data.name == "movielens-small" else "items"
     config = BuildConfig.model_validate(
@@ -95,13 +102,23 @@ def build(
 def ingest(
     events: Annotated[Path, typer.Option("--events", help="New events file (CSV, Parquet or JSONL).")],
     items: ItemsOpt = None,
+    column: ColumnOpt = None,
+    item_column: ItemColumnOpt = None,
+    date_format: DateFormatOpt = None,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
     retrain: Annotated[bool, typer.Option(help="Retrain the forecaster on all events afterwards.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Append new events (and items) to a built store, updating only the windows they touch."""
-    report = engine_from(store, chroma_url).ingest(events, items, retrain=retrain)
+    report = engine_from(store, chroma_url).ingest(
+        events,
+        items,
+        retrain=retrain,
+        event_columns=column_map(column, what="events"),
+        item_columns=column_map(item_column, what="items"),
+        date_format=date_format,
+    )
     if as_json:
         print_json(report.model_dump())
         return
@@ -231,6 +248,7 @@ def report(
         "report.html"
     ),
     fmt: Annotated[str, typer.Option("--format", help="html (self-contained) or md (charts beside it).")] = "html",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite report files that exist already.")] = False,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
     as_json: JsonOpt = False,
@@ -238,7 +256,7 @@ def report(
     """Write an explainability report: category chart with shifts, summaries, forecast, recommendations."""
     if fmt not in ("html", "md"):
         raise ConfigError(f"--format must be html or md, not '{fmt}'")
-    files = engine_from(store, chroma_url).report(user, out_path, fmt)  # type: ignore[arg-type]  # checked above
+    files = engine_from(store, chroma_url).report(user, out_path, fmt, overwrite=force)  # type: ignore[arg-type]
     if as_json:
         print_json({"user_id": user, "files": [str(f) for f in files]})
         return
@@ -292,6 +310,9 @@ def evaluate(
     dataset: DatasetOpt = None,
     events: EventsOpt = None,
     items: ItemsOpt = None,
+    column: ColumnOpt = None,
+    item_column: ItemColumnOpt = None,
+    date_format: DateFormatOpt = None,
     protocol: Annotated[str, typer.Option(help="loo (leave-one-out) or next-window.")] = "loo",
     seed: Annotated[int, typer.Option(help="Seed.")] = 2020,
     as_json: JsonOpt = False,
@@ -301,7 +322,8 @@ def evaluate(
 
     if protocol not in ("loo", "next-window"):
         raise ConfigError(f"--protocol must be loo or next-window, not '{protocol}'")
-    result = run_eval(resolve_dataset(dataset, events, items), protocol=protocol, seed=seed)  # type: ignore[arg-type]
+    data = resolve_dataset(dataset, events, items, columns=column, item_columns=item_column, date_format=date_format)
+    result = run_eval(data, protocol=protocol, seed=seed)  # type: ignore[arg-type]
     if as_json:
         print_json(result)
         return
