@@ -141,7 +141,7 @@ def build(
     check_dataset(dataset)  # before the lock and before any write
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
-    with engine.lock, state.writer_lock(engine.root):
+    with engine.lock, state.writer_lock(engine.root, create=True):
         state.begin_write(engine.root, "build")
         t = time.perf_counter()
         table: WindowTable | None = None
@@ -184,7 +184,7 @@ def build(
             model = train_forecaster(
                 fc_table, dataset.items, vectors, config.forecast, embedding_model=embeddings_name(engine.embeddings)
             )
-            model.save(engine.root / state.FORECASTER)
+            model.save(engine.root / state.FORECASTER, scratch_prefix=state.checkpoint_scratch(engine.root))
             forecast_window = fc_config.model_dump(mode="json")
             timings["forecaster"] = time.perf_counter() - t
         state.write_state(
@@ -256,6 +256,7 @@ def ingest(
     new_events, report = load_events(events)  # validate everything before any write
     new_items = load_items(items) if items is not None else None
     with engine.lock, state.writer_lock(engine.root):
+        engine.ensure_fresh()  # merge into what is stored now, not into what this engine loaded earlier
         interrupted = state.pending_write(engine.root) is not None
         base = engine.dataset
         prior = engine.build_state
@@ -311,7 +312,7 @@ def ingest(
                 fc_table, catalog, catalog_vectors(engine, catalog), cfg.forecast,
                 embedding_model=embeddings_name(engine.embeddings),
             )  # fmt: skip
-            model.save(engine.root / state.FORECASTER)
+            model.save(engine.root / state.FORECASTER, scratch_prefix=state.checkpoint_scratch(engine.root))
         state.write_state(engine.root, updated)
         state.end_write(engine.root)
         engine.reset_cache()

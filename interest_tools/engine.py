@@ -4,15 +4,21 @@ The :class:`Engine` owns a store directory (``Settings.store_path``) holding the
 the window summaries, stated feedback, the forecaster checkpoint and, unless a Chroma server is used, the
 Chroma files. Models and data load lazily, once; answers are thread-safe (a re-entrant lock guards loading and
 every write; the single-writer file lock guards the directory against other processes).
+
+Another process may write to the same store (a CLI ``ingest`` or ``forget`` beside a running ``serve-mcp``).
+Every write replaces ``state.json`` with a new generation; the engine compares that file's identity (one
+``stat``) per user-level call and, when it moved, drops its caches and reopens Chroma (:meth:`Engine.ensure_fresh`),
+so no reader answers from stale data or for a forgotten user, nor keeps deleted Chroma files open.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,7 +26,7 @@ import pandas as pd
 from interest_tools import state
 from interest_tools.data import Dataset, user_row_ranges
 from interest_tools.embed import EmbeddingsLike, SentenceTransformerEmbeddings, embeddings_name
-from interest_tools.errors import InterestToolsError, UnknownUserError
+from interest_tools.errors import ChromaFailedError, InterestToolsError, StoreChangedError, UnknownUserError
 from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
 from interest_tools.feedback import FeedbackKind, check_feedback, describe, preferences_from
 from interest_tools.forecast import (
@@ -40,13 +46,15 @@ from interest_tools.recommend import (
     user_context,
 )
 from interest_tools.settings import Settings
-from interest_tools.store import InterestStore, WindowHit
+from interest_tools.store import InterestStore, StoreConfig, WindowHit
 from interest_tools.store.mirror import ItemVectorMirror
 from interest_tools.summarize import WindowSummary
 from interest_tools.windows import Window, WindowConfig, WindowTable, compute_windows
 
 if TYPE_CHECKING:
     from interest_tools.build import BuildConfig, BuildReport, Progress
+
+T = TypeVar("T")
 
 
 class Engine:
@@ -77,7 +85,12 @@ class Engine:
         )
         self.chat_model = chat_model
         self._store = store
+        self._store_config: StoreConfig | None = None  # kept when Chroma is reopened
         self.lock = threading.RLock()
+        self._stamp = state.stamp(self.root)  # the state.json that the loaded data belongs to
+        #: Reload in :meth:`check_user` when another process wrote (the tools turn this off and reload under
+        #: their read-write lock instead, so that no thread's open store is closed under it).
+        self.auto_refresh = True
 
     # ------------------------------------------------------------------------------------ lazy state
 
@@ -86,7 +99,7 @@ class Engine:
         """The Chroma store (opened on first use)."""
         with self.lock:
             if self._store is None:
-                self._store = InterestStore.open(self.embeddings, self.settings)
+                self._store = InterestStore.open(self.embeddings, self.settings, self._store_config)
             return self._store
 
     @cached_property
@@ -138,7 +151,8 @@ class Engine:
     @cached_property
     def item_index(self) -> ItemVectorMirror:
         """The store's item vectors in memory (read once), for exact search on the recommend hot path."""
-        return ItemVectorMirror.from_store(self.store, self.dataset.items)
+        items = self.dataset.items
+        return self._read_store(lambda store: ItemVectorMirror.from_store(store, items))
 
     @cached_property
     def catalog_maps(self) -> CatalogMaps:
@@ -175,17 +189,86 @@ class Engine:
 
     def reset_cache(self) -> None:
         """Forget loaded data and models (after a write)."""
+        self._stamp = state.stamp(self.root)  # taken before anything reloads: a later write is always seen
         for name in ("build_state", "dataset", "window_config", "windows", "forecast_windows", "summaries",
                      "forecaster", "popularity", "item_index", "catalog_maps", "titles", "item_ids",
                      "user_event_rows"):  # fmt: skip
             self.__dict__.pop(name, None)
 
+    # ------------------------------------------------------------------------------------ freshness
+
+    def is_stale(self) -> bool:
+        """Whether the store was written (by any process) since this engine loaded it: one ``stat`` call."""
+        return state.stamp(self.root) != self._stamp
+
+    def refresh(self) -> None:
+        """Drop loaded data and models and reopen an embedded Chroma directory, to see another process's writes.
+
+        Closing Chroma also lets go of files a compaction deleted. Call it while no other thread is inside a
+        call on this engine (the tools call it under their read-write lock).
+        """
+        with self.lock:
+            current = self._store
+            if current is not None and not self.settings.chroma_url and current.location == str(self.root / "chroma"):
+                self._store_config = current.config
+                current.close()
+                self._store = None
+            self.reset_cache()
+
+    def ensure_fresh(self) -> bool:
+        """:meth:`refresh` when the store was written since it was loaded; True when it did."""
+        if not self.is_stale():
+            return False
+        with self.lock:
+            if not self.is_stale():
+                return False
+            self.refresh()
+            return True
+
+    def _read_store(self, read: Callable[[InterestStore], T]) -> T:
+        """Run a read on the store; a Chroma failure after another process wrote is retried once, never 'damaged'.
+
+        Raises:
+            ChromaFailedError: Chroma failed and the store did not change since it was opened (damaged files).
+            StoreChangedError: Chroma failed because another process is writing, or wrote, to the store.
+        """
+        try:
+            return read(self.store)
+        except ChromaFailedError as exc:
+            if not self.is_stale() and state.pending_write(self.root) is None:
+                raise  # nothing changed since the store was opened: its files are damaged
+            if not self.auto_refresh:
+                raise self._changed(exc) from exc
+            self.refresh()
+        try:
+            return read(self.store)
+        except ChromaFailedError as exc:
+            if not self.is_stale() and state.pending_write(self.root) is None:
+                raise
+            raise self._changed(exc) from exc
+
+    def _changed(self, exc: Exception) -> StoreChangedError:
+        return StoreChangedError(
+            f"the store at {self.root} changed while it was being read: another process is writing to it, or a "
+            f"write was interrupted ({type(exc).__name__}). This does not mean its files are damaged. Fix: retry; "
+            "if it persists, let the running write finish, or re-run an interrupted `interest-tools build` or "
+            "`ingest` (Engine.health_check() lists an unfinished write)"
+        )
+
     def users(self) -> list[str]:
         """Every stored user id, sorted."""
+        if self.auto_refresh:
+            self.ensure_fresh()
         return self.windows.users()
 
     def check_user(self, user_id: str) -> None:
-        """Raise :class:`UnknownUserError` (naming some valid users) when the user has no windows."""
+        """Raise :class:`UnknownUserError` (naming some valid users) when the user has no windows.
+
+        Every user-level call starts here, so this is also where the engine reloads after another process wrote
+        (:meth:`ensure_fresh`, when :attr:`auto_refresh`).
+        """
+        if self.auto_refresh:
+            self.ensure_fresh()
         if user_id not in self.windows.user_rows:
             raise UnknownUserError(user_id, self.users()[:10])
 
@@ -232,7 +315,8 @@ class Engine:
     def search_history(self, user_id: str, query: str, k: int = 5) -> list[WindowHit]:
         """The user's windows whose summaries best match a question, best first (never another user's)."""
         self.check_user(user_id)
-        return self.store.search_history(user_id, query, k=k, freq=self.window_config.label)
+        label = self.window_config.label
+        return self._read_store(lambda store: store.search_history(user_id, query, k=k, freq=label))
 
     def history_as_of(self, user_id: str, as_of: datetime | date | str) -> HistoryAsOf:
         """What the user was into at a date: the window covering it and the trend up to it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from interest_tools import state
+from interest_tools.report_files import REPORTS, forget_reports
 from interest_tools.store import InterestStore
 from interest_tools.summarize import SummaryCache
 
@@ -13,13 +14,15 @@ if TYPE_CHECKING:
 
 
 def forget_user(engine: Engine, user_id: str) -> dict[str, int]:
-    """Delete the user's events, windows, summaries, vectors, cached LLM outputs and feedback.
+    """Delete the user's events, windows, summaries, vectors, cached LLM outputs, feedback and reports.
 
     Chroma keeps deleted vectors in its files until they are rewritten; :func:`compact` rebuilds the
-    collections so nothing of the user remains on disk.
+    collections so nothing of the user remains on disk. Reports are those ``interest_report`` wrote under
+    ``<store>/reports`` (a ``report_dir`` elsewhere is cleared by the tool's own forget). The new generation of
+    ``state.json`` makes every reader of the store drop the user at its next call.
 
     Returns:
-        How many events, windows and cached summaries were deleted.
+        How many events, windows, cached summaries and report files were deleted.
 
     Raises:
         UnknownUserError: The user has no windows.
@@ -27,6 +30,8 @@ def forget_user(engine: Engine, user_id: str) -> dict[str, int]:
     """
     engine.check_user(user_id)
     with engine.lock, state.writer_lock(engine.root):
+        engine.ensure_fresh()  # another process may have written since this engine loaded the store
+        state.begin_write(engine.root, "forget")  # readers that fail mid-way are told a write is running
         n_windows = engine.store.forget_user(user_id)
         events = engine.dataset.events
         kept = events[events["user_id"] != user_id]
@@ -36,12 +41,14 @@ def forget_user(engine: Engine, user_id: str) -> dict[str, int]:
         feedback = [r for r in state.read_jsonl(engine.root, state.FEEDBACK) if r.get("user_id") != user_id]
         state.rewrite_jsonl(engine.root, state.FEEDBACK, feedback)
         n_cached = SummaryCache(engine.root / state.LLM_CACHE).forget_user(user_id)
+        n_reports = forget_reports(engine.root / REPORTS, user_id)
         prior = engine.build_state
         state.write_state(engine.root, prior.model_copy(update={
             "n_events": len(kept), "n_users": int(kept["user_id"].nunique()), "n_windows": len(summaries),
             "updated_at": state.now()}))  # fmt: skip
+        state.end_write(engine.root)
         engine.reset_cache()
-    return {"events": len(events) - len(kept), "windows": n_windows, "cached_summaries": n_cached}
+    return {"events": len(events) - len(kept), "windows": n_windows, "cached_summaries": n_cached, "reports": n_reports}
 
 
 def compact(engine: Engine) -> dict[str, Any]:
@@ -70,7 +77,16 @@ def compact(engine: Engine) -> dict[str, Any]:
                 engine._store.close()
                 engine._store = None
 
-        report = compact_directory(engine.root / "chroma", release)
+        tag = state.scratch_tag(engine.root)
+        if tag is None:  # an empty directory: nothing to compact
+            return {"compacted": False, "reason": f"nothing is stored at {engine.root}"}
+        state.begin_write(engine.root, "compact")  # readers that fail mid-way are told a write is running
+        report = compact_directory(engine.root / "chroma", release, tag)
         if config is not None:
             engine._store = InterestStore.open(engine.embeddings, engine.settings, config)
+        if report["compacted"] and (engine.root / state.STATE).is_file():
+            # a new generation: readers in other processes reopen Chroma and let go of the old files
+            state.write_state(engine.root, state.read_state(engine.root).model_copy(update={"updated_at": state.now()}))
+            engine.reset_cache()
+        state.end_write(engine.root)
         return report

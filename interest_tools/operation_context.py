@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from interest_tools.engine import Engine
-from interest_tools.errors import InterestToolsError, UnknownUserError
+from interest_tools.errors import InterestToolsError, StoreChangedError, UnknownUserError
 from interest_tools.operation_args import ToolArgumentError
 
 Call = Callable[["ToolContext", str, Any], Any]
@@ -99,8 +99,13 @@ _LOCKS_GUARD = threading.Lock()
 
 
 def engine_lock(engine: Engine) -> _ReadWriteLock:
-    """The read-write lock shared by every tool over ``engine`` (LangChain and MCP alike)."""
+    """The read-write lock shared by every tool over ``engine`` (LangChain and MCP alike).
+
+    The tools reload the engine after another process wrote, under this lock's write side (see
+    :meth:`ToolContext._locked`), so the engine's own reload inside a call is turned off.
+    """
     with _LOCKS_GUARD:
+        engine.auto_refresh = False
         return _LOCKS.setdefault(engine, _ReadWriteLock())
 
 
@@ -179,6 +184,12 @@ class ToolContext:
         return op.render(result), result
 
     def _locked(self, op: Operation, user: str, args: BaseModel) -> Any:
+        """Run ``op`` under the engine's read-write lock, on data no older than the store's last write.
+
+        Each call first compares the store's generation (one ``stat``); when another process wrote, the engine
+        reloads under the write side, so no reader's open store is closed under it. A read that finds the store
+        changed mid-call (:class:`StoreChangedError`) is retried once after a reload.
+        """
         lock = engine_lock(self.engine)
         if op.writes:
             with lock.write():
@@ -186,11 +197,21 @@ class ToolContext:
                     return op.call(self, user, args)
                 finally:
                     lock.warm = False  # the engine dropped its caches
+        retried = False
         while True:
+            changed = False
             with lock.read():
-                if lock.warm:
-                    return op.call(self, user, args)
+                if lock.warm and not self.engine.is_stale():
+                    try:
+                        return op.call(self, user, args)
+                    except StoreChangedError:
+                        if retried:
+                            raise
+                        retried = changed = True
             with lock.write():
+                if changed or self.engine.is_stale():
+                    self.engine.refresh()
+                    lock.warm = False
                 if not lock.warm:
                     _warm(self.engine)
                     lock.warm = True

@@ -13,9 +13,7 @@ in :mod:`interest_tools.operation_args`, and :class:`Operation`, :class:`ToolCon
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -35,6 +33,7 @@ from interest_tools.operation_args import (
     ToolArgumentError,
 )
 from interest_tools.operation_context import Call, Operation, ToolContext, engine_lock
+from interest_tools.report_files import REPORTS, forget_reports, report_path
 
 __all__ = [
     "OPERATIONS",
@@ -160,11 +159,9 @@ def _render_explain(e: dict[str, Any]) -> str:
 
 
 def _report(ctx: ToolContext, user: str, args: ReportArgs) -> dict[str, Any]:
-    folder = ctx.report_dir or ctx.engine.root / "reports"
+    folder = ctx.report_dir or ctx.engine.root / REPORTS
     folder.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", user).strip("._") or "user"
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    files = ctx.engine.report(user, folder / f"{slug}-{stamp}.{args.format}", args.format)
+    files = ctx.engine.report(user, report_path(folder, user, args.format), args.format)
     return {"user_id": user, "files": [str(f) for f in files]}
 
 
@@ -199,7 +196,9 @@ def _render_feedback(r: dict[str, Any]) -> str:
 def _forget(ctx: ToolContext, user: str, args: ForgetArgs) -> dict[str, Any]:
     if not args.confirm:
         raise ToolArgumentError("nothing deleted: set confirm=true only after the person explicitly asked")
-    counts = ctx.engine.forget_user(user)
+    counts = ctx.engine.forget_user(user)  # also the reports under <store>/reports
+    if ctx.report_dir is not None:  # reports this tool wrote elsewhere
+        counts["reports"] = counts.get("reports", 0) + forget_reports(ctx.report_dir, user)
     if hasattr(ctx.engine, "compact"):
         ctx.engine.compact()
     return {"user_id": user, "deleted": counts}

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from interest_tools.errors import InterestToolsError, StoreError
+from interest_tools.errors import ChromaFailedError, InterestToolsError, StoreError
 
 SQLITE_FILE = "chroma.sqlite3"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -71,7 +71,7 @@ def chroma_errors(location: str | Path, what: str) -> Iterator[None]:
     except BaseException as exc:
         if not _is_chroma_failure(exc):
             raise
-        raise StoreError(
+        raise ChromaFailedError(
             f"Chroma failed during {what} at {location} ({type(exc).__name__}: {exc}); its files may be damaged. "
             + damaged_fix(location)
         ) from exc

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from relkit import TINY, RecordingChatModel, dump_collections, make_events, make_items, persistent_engine
 
-from interest_tools import state
+from interest_tools import state, store_dir
 from interest_tools.data import Dataset, canonicalize_events
 from interest_tools.errors import UnknownUserError
+from interest_tools.store.compact import copy_name
 
 SENTINEL = "ZQXJ-SENTINEL"
 VICTIM = f"victim-{SENTINEL}"
@@ -62,7 +63,7 @@ def test_forget_then_compact_leaves_no_trace_on_disk(tmp_path: Path) -> None:
     assert _files_containing(root, needles)  # present before: the scan can fail
 
     deleted = engine.forget_user(VICTIM)
-    assert deleted == {"events": 36, "windows": 12, "cached_summaries": 12}
+    assert deleted == {"events": 36, "windows": 12, "cached_summaries": 12, "reports": 0}
     leaked = _files_containing(root, needles)
     assert set(leaked) <= {p for p in leaked if p.startswith("chroma")}, leaked  # state files are clean at once
     print(f"after forget_user, before compact, Chroma files still hold the victim's data: {sorted(leaked)}")
@@ -100,13 +101,24 @@ def test_compaction_killed_before_the_swap_keeps_the_old_files(tmp_path: Path) -
     engine = persistent_engine(root)
     engine.build(Dataset(events=canonicalize_events(make_events()), items=make_items()), NO_FORECAST)
     engine.store.close()
-    half = root / "chroma.compact-deadbeef0000"  # what a compaction killed during its copy leaves
+    marker = store_dir.read_marker(root)
+    assert marker is not None
+    half = copy_name(root / "chroma", "compact", marker.scratch_tag)  # what a compaction killed during its copy leaves
     half.mkdir()
     (half / "chroma.sqlite3").write_bytes(b"partial")
-    parked = root / "chroma.old-deadbeef0001"  # and one killed between the fallback's two renames
+    parked = copy_name(root / "chroma", "old", marker.scratch_tag)  # and one killed between the fallback's renames
     (root / "chroma").rename(parked)
+    theirs = [root / "chroma.old-backup", root / "chroma.compact-mine"]  # the user's own folders: never touched
+    for folder in theirs:
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine")
     reader = persistent_engine(root)
     assert reader.store.counts() == {"items": 12, "windows": 36}  # the old directory was put back
     assert reader.compact()["compacted"]
-    assert sorted(p.name for p in root.iterdir() if p.name.startswith("chroma")) == ["chroma"]
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("chroma")) == [
+        "chroma",
+        "chroma.compact-mine",
+        "chroma.old-backup",
+    ]
+    assert all((folder / "notes.txt").read_text() == "mine" for folder in theirs)
     assert state.pending_write(root) is None
