@@ -143,6 +143,33 @@ def _still_open(chroma_dir: Path) -> bool:
     return any(Path(key).resolve() == target for key in list(systems) if key and key != "ephemeral")
 
 
+def scrub_unused_capacity(folder: Path) -> int:
+    """Zero the unused capacity of every HNSW segment's ``data_level0.bin`` under ``folder``; returns bytes zeroed.
+
+    hnswlib allocates room for ``max_elements`` vectors without clearing it and Chroma writes the whole buffer
+    to disk, so the slots past ``cur_element_count`` hold whatever the writing process had in that memory
+    before: with a forgotten user's ids and metadata, read just before, among it. No reader looks there.
+    """
+    zeroed = 0
+    for data in folder.glob("*/data_level0.bin"):
+        header = (data.parent / "header.bin").read_bytes() if (data.parent / "header.bin").is_file() else b""
+        if len(header) < health._HNSW_HEADER.size:
+            continue
+        version, _, max_elements, count, per_element = health._HNSW_HEADER.unpack_from(header)[:5]
+        if version != 1 or per_element <= 0 or count > max_elements:
+            continue  # another layout or a damaged header: leave it to Chroma and the health check
+        size = data.stat().st_size
+        used = min(count * per_element, size)
+        if used < size:
+            with open(data, "r+b") as fh:
+                fh.seek(used)
+                fh.write(bytes(size - used))
+                fh.flush()
+                os.fsync(fh.fileno())
+            zeroed += size - used
+    return zeroed
+
+
 def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -180,6 +207,7 @@ def compact_directory(chroma_dir: str | Path, release: Callable[[], None], tag: 
                     close_client(target)
             finally:
                 close_client(source)
+        scrub_unused_capacity(fresh)
         release()
         if _still_open(folder):
             raise StoreError(
