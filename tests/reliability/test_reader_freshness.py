@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,9 @@ def test_the_tools_see_another_process_ingest_at_their_next_call(
     assert len(_call(tools, "interest_summaries")) == 12
     assert len(_call(tools, "interest_search_history", query="horror", k=20)) == 12  # Chroma is open now
 
-    _write_in_another_process(zygote, {"op": "ingest", "store": str(tiny_store), "new": str(_new_events_file(tmp_path))})
+    _write_in_another_process(
+        zygote, {"op": "ingest", "store": str(tiny_store), "new": str(_new_events_file(tmp_path))}
+    )
 
     windows = _call(tools, "interest_windows")
     assert [w["index"] for w in windows][-2:] == [611, NEW_WINDOW]
@@ -79,8 +82,6 @@ def test_an_engine_retries_a_read_that_fails_while_another_process_is_writing(
 ) -> None:
     """A write killed after its Chroma phase: Chroma holds the new window, state.json is the old one."""
     clone = tmp_path / "count"
-    import shutil
-
     shutil.copytree(tiny_store, clone)
     new = str(_new_events_file(tmp_path))
     total = _write_in_another_process(zygote, {"op": "ingest", "store": str(clone), "new": new})["points"]
@@ -131,7 +132,9 @@ def test_an_engine_on_its_own_reloads_too_and_the_check_is_one_stat(
     per_call = (time.perf_counter() - started) / 1000
     print(f"freshness check: {per_call * 1e6:.1f} us per call")
 
-    _write_in_another_process(zygote, {"op": "ingest", "store": str(tiny_store), "new": str(_new_events_file(tmp_path))})
+    _write_in_another_process(
+        zygote, {"op": "ingest", "store": str(tiny_store), "new": str(_new_events_file(tmp_path))}
+    )
     assert engine.is_stale()
     assert [w.index for w in engine.user_windows("u2")][-1] == NEW_WINDOW
     assert NEW_WINDOW in {h.index for h in engine.search_history("u2", "horror", 20)}
