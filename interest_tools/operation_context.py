@@ -194,6 +194,7 @@ class ToolContext:
         if op.writes:
             with lock.write():
                 try:
+                    self.engine.ensure_fresh()  # check the user against what is stored now
                     return op.call(self, user, args)
                 finally:
                     lock.warm = False  # the engine dropped its caches

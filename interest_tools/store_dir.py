@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 from interest_tools.errors import StoreError
 
 MARKER = "store.json"
-FORMAT = "interest-tools-store"
+FORMAT: Literal["interest-tools-store"] = "interest-tools-store"
 #: Version of the store's layout this package writes; a marker with a higher one is refused.
 VERSION = 1
 #: The writer lock file (created by :func:`interest_tools.state.writer_lock` before the marker).
