@@ -255,8 +255,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "shows in explanations as a stated preference, and later statements override earlier ones. Kinds: "
         f"{', '.join(FEEDBACK_KINDS)}."), FeedbackArgs, _feedback, _render_feedback, writes=True),
     Operation("interest_forget_user", (
-        "Permanently delete everything stored about the person (events, windows, summaries, vectors, feedback). "
-        "Use only when the person explicitly asks to delete their data, with confirm=true. Cannot be undone."),
+        "Permanently delete everything stored about the person (events, windows, summaries, vectors, feedback, "
+        "reports). Use only when the person explicitly asks to delete their data, with confirm=true. Cannot be "
+        "undone."),
         ForgetArgs, _forget, _render_forget, writes=True),
 )  # fmt: skip
 

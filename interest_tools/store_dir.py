@@ -3,7 +3,8 @@
 A store is marked by ``store.json`` (format name, version and a random ``scratch_tag``), written before anything
 else. Writers refuse a directory that is neither empty nor a store (:func:`inspect`), so ``--store .`` in a home
 folder changes nothing there. Stores built before the marker existed are recognised by their own files (a
-``state.json`` or ``pending.json`` of this package, or ``data/events.parquet``) and marked by their first write.
+``state.json`` or ``pending.json`` of this package, ``data/events.parquet``, or Chroma collections tagged by this
+package) and marked by their first write.
 
 Every temporary name a writer creates carries the store's ``scratch_tag`` (:func:`scratch_name`,
 :func:`scratch_prefix`), and only such names are deleted as a killed writer's leftovers (:func:`clean_scratch`):
@@ -18,6 +19,7 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -106,6 +108,18 @@ def _json_object(path: Path) -> dict[str, object]:
     return {}
 
 
+def _has_our_collections(sqlite_file: Path) -> bool:
+    """Whether a Chroma database holds a collection made by this package (tagged with its schema key)."""
+    if not sqlite_file.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{sqlite_file.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT 1 FROM collection_metadata WHERE key = 'interest_tools_schema' LIMIT 1")
+            return row.fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
 def is_legacy_store(root: Path) -> bool:
     """Whether ``root`` holds a store of this package built before stores were marked (its own files)."""
     built = _json_object(root / "state.json")
@@ -114,7 +128,7 @@ def is_legacy_store(root: Path) -> bool:
     pending = _json_object(root / "pending.json")
     if pending.get("operation") in ("build", "ingest") and "started_at" in pending:
         return True
-    return (root / "data" / "events.parquet").is_file()
+    return (root / "data" / "events.parquet").is_file() or _has_our_collections(root / "chroma" / "chroma.sqlite3")
 
 
 def inspect(root: Path) -> Kind:

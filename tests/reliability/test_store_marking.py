@@ -163,3 +163,11 @@ def test_a_new_store_is_marked_before_anything_else_is_written(tmp_path: Path, d
     assert marker["version"] == 1 and len(marker["scratch_tag"]) == 12
     written = {p.name: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and p.name != ".write.lock"}
     assert min(written, key=lambda name: written[name]) == "store.json"
+
+
+def test_a_folder_where_an_older_version_only_opened_chroma_is_still_a_store(tmp_path: Path, dataset: Dataset) -> None:
+    root = tmp_path / "opened"
+    persistent_engine(root).store.close()  # Chroma's files and our two (empty) collections, nothing else
+    (root / "store.json").unlink()  # as an older version left it
+    persistent_engine(root).build(dataset, NO_FORECAST)
+    assert json.loads((root / "store.json").read_text())["version"] == 1
