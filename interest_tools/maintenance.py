@@ -31,7 +31,9 @@ def forget_user(engine: Engine, user_id: str) -> dict[str, int]:
     engine.check_user(user_id)
     with engine.lock, state.writer_lock(engine.root):
         engine.ensure_fresh()  # another process may have written since this engine loaded the store
-        state.begin_write(engine.root, "forget")  # readers that fail mid-way are told a write is running
+        mark = state.pending_write(engine.root) is None  # keep an interrupted build's or ingest's mark
+        if mark:
+            state.begin_write(engine.root, "forget")  # readers that fail mid-way are told a write is running
         n_windows = engine.store.forget_user(user_id)
         events = engine.dataset.events
         kept = events[events["user_id"] != user_id]
@@ -46,7 +48,8 @@ def forget_user(engine: Engine, user_id: str) -> dict[str, int]:
         state.write_state(engine.root, prior.model_copy(update={
             "n_events": len(kept), "n_users": int(kept["user_id"].nunique()), "n_windows": len(summaries),
             "updated_at": state.now()}))  # fmt: skip
-        state.end_write(engine.root)
+        if mark:
+            state.end_write(engine.root)
         engine.reset_cache()
     return {"events": len(events) - len(kept), "windows": n_windows, "cached_summaries": n_cached, "reports": n_reports}
 
@@ -80,13 +83,19 @@ def compact(engine: Engine) -> dict[str, Any]:
         tag = state.scratch_tag(engine.root)
         if tag is None:  # an empty directory: nothing to compact
             return {"compacted": False, "reason": f"nothing is stored at {engine.root}"}
-        state.begin_write(engine.root, "compact")  # readers that fail mid-way are told a write is running
-        report = compact_directory(engine.root / "chroma", release, tag)
-        if config is not None:
-            engine._store = InterestStore.open(engine.embeddings, engine.settings, config)
-        if report["compacted"] and (engine.root / state.STATE).is_file():
-            # a new generation: readers in other processes reopen Chroma and let go of the old files
-            state.write_state(engine.root, state.read_state(engine.root).model_copy(update={"updated_at": state.now()}))
-            engine.reset_cache()
-        state.end_write(engine.root)
+        mark = state.pending_write(engine.root) is None  # keep an interrupted build's or ingest's mark
+        if mark:
+            state.begin_write(engine.root, "compact")  # readers that fail mid-way are told a write is running
+        try:  # a failed copy leaves the old files in place: nothing is left unfinished
+            report = compact_directory(engine.root / "chroma", release, tag)
+            if config is not None:
+                engine._store = InterestStore.open(engine.embeddings, engine.settings, config)
+            if report["compacted"] and (engine.root / state.STATE).is_file():
+                # a new generation: readers in other processes reopen Chroma and let go of the old files
+                built = state.read_state(engine.root)
+                state.write_state(engine.root, built.model_copy(update={"updated_at": state.now()}))
+                engine.reset_cache()
+        finally:
+            if mark:
+                state.end_write(engine.root)
         return report
