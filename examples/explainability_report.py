@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"{user}: no report")
                 continue
             for f in written[user]:
-                say(f"{user}: {f} ({Path(f).stat().st_size:,} bytes)")
+                print(f"  {user}: {f} ({Path(f).stat().st_size:,} bytes)")  # unwrapped: paths are long
             say(first_lines(engine.explain(user).narrative), indent=6)
     return 0
 

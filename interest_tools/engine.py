@@ -6,6 +6,11 @@ Chroma files. Models and data load lazily, once, under the engine's re-entrant l
 has no lock since Python 3.12, so :class:`_Loaded` takes it explicitly); every write goes through
 :mod:`interest_tools.pipeline` under the same lock, and the single-writer file lock guards the directory against
 other processes. The engine is the only owner of its caches: it clears them after each write.
+
+Another process may write to the same store (a CLI ``ingest`` or ``forget`` beside a running ``serve-mcp``).
+Every write gives ``state.json`` a new generation; the engine compares that file's identity (one ``stat``) per
+user-level call and, when it moved, drops its caches and reopens Chroma (:meth:`Engine.ensure_fresh`), so no reader
+answers from stale data or for a forgotten user, nor keeps deleted Chroma files open.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import pandas as pd
 
 from interest_tools import pipeline
 from interest_tools.data import Catalog, Dataset, user_row_ranges
-from interest_tools.errors import InterestToolsError, UnknownUserError
+from interest_tools.errors import ChromaFailedError, InterestToolsError, StoreChangedError, UnknownUserError
 from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
 from interest_tools.forecast import (
     Forecast,
@@ -89,6 +94,9 @@ class _Loaded(Generic[T]):
         return cache[self.name]  # type: ignore[no-any-return]
 
 
+T = TypeVar("T")
+
+
 class Engine:
     """Build and query one store of interests.
 
@@ -120,6 +128,9 @@ class Engine:
         self.embeddings: EmbeddingsLike = embeddings
         self.chat_model = chat_model
         self.lock: threading.RLock = self.workspace.lock  # one lock for loading and writing
+        #: Reload in :meth:`check_user` when another process wrote (the tools turn this off and reload under
+        #: their read-write lock instead, so that no thread's open store is closed under it).
+        self.auto_refresh = True
 
     # ------------------------------------------------------------------------------------ lazy state
 
@@ -174,7 +185,8 @@ class Engine:
     @_Loaded
     def item_index(self) -> ItemVectorMirror:
         """The store's item vectors in memory (read once), for exact search on the recommend hot path."""
-        return ItemVectorMirror.from_store(self.store, self.dataset.items)
+        items = self.dataset.items
+        return self._read_store(lambda store: ItemVectorMirror.from_store(store, items))
 
     @_Loaded
     def catalog(self) -> Catalog:
@@ -212,16 +224,81 @@ class Engine:
     def reset_cache(self) -> None:
         """Forget loaded data and models (after a write)."""
         with self.lock:
+            self.workspace.mark_fresh()  # taken before anything reloads: a later write is always seen
             for name, value in vars(Engine).items():
                 if isinstance(value, _Loaded):
                     self.__dict__.pop(name, None)
 
+    # ------------------------------------------------------------------------------------ freshness
+
+    def is_stale(self) -> bool:
+        """Whether the store was written (by any process) since this engine loaded it: one ``stat`` call."""
+        return self.workspace.is_stale()
+
+    def refresh(self) -> None:
+        """Drop loaded data and models and reopen an embedded Chroma directory, to see another process's writes.
+
+        Closing Chroma also lets go of files a compaction deleted. Call it while no other thread is inside a
+        call on this engine (the tools call it under their read-write lock).
+        """
+        with self.lock:
+            self.workspace.release_embedded_store()
+            self.reset_cache()
+
+    def ensure_fresh(self) -> bool:
+        """:meth:`refresh` when the store was written since it was loaded; True when it did."""
+        if not self.is_stale():
+            return False
+        with self.lock:
+            if not self.is_stale():
+                return False
+            self.refresh()
+            return True
+
+    def _read_store(self, read: Callable[[InterestStore], T]) -> T:
+        """Run a read on the store; a Chroma failure after another process wrote is retried once, never 'damaged'.
+
+        Raises:
+            ChromaFailedError: Chroma failed and the store did not change since it was opened (damaged files).
+            StoreChangedError: Chroma failed because another process is writing, or wrote, to the store.
+        """
+        try:
+            return read(self.store)
+        except ChromaFailedError as exc:
+            if not self.is_stale() and not self.workspace.write_pending():
+                raise  # nothing changed since the store was opened: its files are damaged
+            if not self.auto_refresh:
+                raise self._changed(exc) from exc
+            self.refresh()
+        try:
+            return read(self.store)
+        except ChromaFailedError as exc:
+            if not self.is_stale() and not self.workspace.write_pending():
+                raise
+            raise self._changed(exc) from exc
+
+    def _changed(self, exc: Exception) -> StoreChangedError:
+        return StoreChangedError(
+            f"the store at {self.root} changed while it was being read: another process is writing to it, or a "
+            f"write was interrupted ({type(exc).__name__}). This does not mean its files are damaged. Fix: retry; "
+            "if it persists, let the running write finish, or re-run an interrupted `interest-tools build` or "
+            "`ingest` (Engine.health_check() lists an unfinished write)"
+        )
+
     def users(self) -> list[str]:
         """Every stored user id, sorted."""
+        if self.auto_refresh:
+            self.ensure_fresh()
         return self.windows.users()
 
     def check_user(self, user_id: str) -> None:
-        """Raise :class:`UnknownUserError` (never naming other users) when the user has no windows."""
+        """Raise :class:`UnknownUserError` (never naming other users) when the user has no windows.
+
+        Every user-level call starts here, so this is also where the engine reloads after another process wrote
+        (:meth:`ensure_fresh`, when :attr:`auto_refresh`).
+        """
+        if self.auto_refresh:
+            self.ensure_fresh()
         if user_id not in self.windows.user_rows:
             raise UnknownUserError(user_id)
 
@@ -232,6 +309,7 @@ class Engine:
     ) -> BuildReport:
         """Build everything from a dataset (see :func:`interest_tools.pipeline.build`)."""
         with self.lock:
+            self.ensure_fresh()  # write into what is stored now, through a Chroma handle that is current
             try:
                 return pipeline.build(self.workspace, dataset, config, progress)
             finally:
@@ -249,6 +327,7 @@ class Engine:
     ) -> BuildReport:
         """Append events (and items), updating only what they touch (see :func:`interest_tools.pipeline.ingest`)."""
         with self.lock:
+            self.ensure_fresh()  # write into what is stored now, through a Chroma handle that is current
             try:
                 return pipeline.ingest(
                     self.workspace, events, items, retrain=retrain,
@@ -284,7 +363,8 @@ class Engine:
     def search_history(self, user_id: str, query: str, k: int = 5) -> list[WindowHit]:
         """The user's windows whose summaries best match a question, best first (never another user's)."""
         self.check_user(user_id)
-        return self.store.search_history(user_id, query, k=k, freq=self.window_config.label)
+        label = self.window_config.label
+        return self._read_store(lambda store: store.search_history(user_id, query, k=k, freq=label))
 
     def history_as_of(self, user_id: str, as_of: datetime | date | str) -> HistoryAsOf:
         """What the user was into at a date: the window covering it and the trend up to it."""
@@ -385,6 +465,7 @@ class Engine:
         """
         self.check_user(user_id)
         with self.lock:
+            self.ensure_fresh()  # write into what is stored now, through a Chroma handle that is current
             try:
                 return pipeline.forget_user(self.workspace, user_id)
             finally:
@@ -401,6 +482,7 @@ class Engine:
             StoreError: Another process is writing, or the copy failed (the old files are then kept).
         """
         with self.lock:
+            self.ensure_fresh()  # write into what is stored now, through a Chroma handle that is current
             try:
                 return pipeline.compact(self.workspace)
             finally:

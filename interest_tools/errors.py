@@ -65,6 +65,14 @@ class StoreError(InterestToolsError):
     """The vector store is missing, locked, corrupt or built with another model."""
 
 
+class ChromaFailedError(StoreError):
+    """Chroma failed inside a call (an internal error or a panic): damaged files, or a view gone stale."""
+
+
+class StoreChangedError(StoreError):
+    """Another process wrote to the store while it was being read; reloading and retrying answers."""
+
+
 class CheckpointError(InterestToolsError):
     """A model checkpoint is missing, unsafe or does not match the store."""
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from interest_tools.adapters._operation_args import ToolArgumentError
 from interest_tools.engine import Engine
-from interest_tools.errors import UnknownUserError
+from interest_tools.errors import StoreChangedError, UnknownUserError
 
 Call = Callable[["ToolContext", str, Any], Any]
 
@@ -97,8 +97,13 @@ _LOCKS_GUARD = threading.Lock()
 
 
 def engine_lock(engine: Engine) -> _ReadWriteLock:
-    """The read-write lock shared by every tool over ``engine`` (LangChain and MCP alike)."""
+    """The read-write lock shared by every tool over ``engine`` (LangChain and MCP alike).
+
+    The tools reload the engine after another process wrote, under this lock's write side (see
+    :meth:`ToolContext._locked`), so the engine's own reload inside a call is turned off.
+    """
     with _LOCKS_GUARD:
+        engine.auto_refresh = False
         return _LOCKS.setdefault(engine, _ReadWriteLock())
 
 
@@ -169,10 +174,32 @@ class ToolContext:
         return op.render(result), result
 
     def _locked(self, op: Operation, user: str, args: BaseModel) -> Any:
+        """Run ``op`` under the engine's read-write lock, on data no older than the store's last write.
+
+        Each call first compares the store's generation (one ``stat``); when another process wrote, the engine
+        reloads under the write side, so no reader's open store is closed under it. A read that finds the store
+        changed mid-call (:class:`StoreChangedError`) is retried once after a reload.
+        """
         lock = engine_lock(self.engine)
-        # The engine loads lazily under its own lock; this lock only keeps reads out while a write runs.
-        with lock.write() if op.writes else lock.read():
-            return op.call(self, user, args)
+        if op.writes:
+            with lock.write():
+                self.engine.ensure_fresh()  # check the user against what is stored now
+                return op.call(self, user, args)
+        changed = False
+        while True:
+            with lock.read():
+                if not self.engine.is_stale():
+                    try:
+                        return op.call(self, user, args)
+                    except StoreChangedError:
+                        if changed:
+                            raise
+                        changed = True
+            with lock.write():  # reload with no reader inside, so that no thread's open store is closed under it
+                if changed:
+                    self.engine.refresh()
+                else:
+                    self.engine.ensure_fresh()
 
     def categories(self) -> list[str]:
         """Every catalog category, sorted."""

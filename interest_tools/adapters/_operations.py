@@ -13,9 +13,7 @@ in ``_operation_args``, and :class:`Operation`, :class:`ToolContext` and :func:`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -34,6 +32,7 @@ from interest_tools.adapters._operation_args import (
 )
 from interest_tools.adapters._operation_context import Operation, ToolContext
 from interest_tools.recommend import FEEDBACK_KINDS
+from interest_tools.report import REPORTS, forget_reports, report_path
 from interest_tools.windows import percent, share_change
 
 __all__ = [
@@ -145,11 +144,9 @@ def _render_explain(e: dict[str, Any]) -> str:
 
 
 def _report(ctx: ToolContext, user: str, args: ReportArgs) -> dict[str, Any]:
-    folder = ctx.report_dir or ctx.engine.root / "reports"
+    folder = ctx.report_dir or ctx.engine.root / REPORTS
     folder.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", user).strip("._") or "user"
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    files = ctx.engine.report(user, folder / f"{slug}-{stamp}.{args.format}", args.format)
+    files = ctx.engine.report(user, report_path(folder, user, args.format), args.format)
     return {"user_id": user, "files": [str(f) for f in files]}
 
 
@@ -184,7 +181,9 @@ def _render_feedback(r: dict[str, Any]) -> str:
 def _forget(ctx: ToolContext, user: str, args: ForgetArgs) -> dict[str, Any]:
     if not args.confirm:
         raise ToolArgumentError("nothing deleted: set confirm=true only after the person explicitly asked")
-    counts = ctx.engine.forget_user(user)
+    counts = ctx.engine.forget_user(user)  # also the reports under <store>/reports
+    if ctx.report_dir is not None:  # reports this tool wrote elsewhere
+        counts["reports"] = counts.get("reports", 0) + forget_reports(ctx.report_dir, user)
     if hasattr(ctx.engine, "compact"):
         ctx.engine.compact()
     return {"user_id": user, "deleted": counts}
@@ -241,8 +240,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "shows in explanations as a stated preference, and later statements override earlier ones. Kinds: "
         f"{', '.join(FEEDBACK_KINDS)}."), FeedbackArgs, _feedback, _render_feedback, writes=True),
     Operation("interest_forget_user", (
-        "Permanently delete everything stored about the person (events, windows, summaries, vectors, feedback). "
-        "Use only when the person explicitly asks to delete their data, with confirm=true. Cannot be undone."),
+        "Permanently delete everything stored about the person (events, windows, summaries, vectors, feedback, "
+        "reports). Use only when the person explicitly asks to delete their data, with confirm=true. Cannot be "
+        "undone."),
         ForgetArgs, _forget, _render_forget, writes=True),
 )  # fmt: skip
 

@@ -34,8 +34,11 @@ VERSION = 1
 _UNSAFE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".joblib")
 
 
-def save_checkpoint(forecaster: LSTMForecaster, directory: str | Path) -> Path:
+def save_checkpoint(forecaster: LSTMForecaster, directory: str | Path, *, scratch_prefix: str = "tmp") -> Path:
     """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created; files replaced atomically).
+
+    The files are first written into a temporary folder in ``directory`` whose name starts with
+    ``scratch_prefix`` (a store passes its own, so that only its leftovers are ever cleaned up).
 
     Raises:
         CheckpointError: The forecaster is not trained.
@@ -64,7 +67,7 @@ def save_checkpoint(forecaster: LSTMForecaster, directory: str | Path) -> Path:
         },
     }
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+    with tempfile.TemporaryDirectory(dir=directory, prefix=scratch_prefix) as tmp:
         save_file(state, os.path.join(tmp, WEIGHTS), metadata={"format": FORMAT})
         Path(tmp, CONFIG).write_text(json.dumps(meta, indent=1), encoding="utf-8")
         os.replace(os.path.join(tmp, WEIGHTS), directory / WEIGHTS)

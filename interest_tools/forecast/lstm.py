@@ -86,11 +86,11 @@ class LSTMForecaster:
         self.window_config = windows.config
         return self
 
-    def save(self, directory: str | Path) -> Path:
-        """Save weights and config to ``directory`` (see :mod:`interest_tools.forecast.checkpoint`)."""
+    def save(self, directory: str | Path, *, scratch_prefix: str = "tmp") -> Path:
+        """Save weights and config to ``directory`` (see :func:`interest_tools.forecast.checkpoint.save_checkpoint`)."""
         from interest_tools.forecast.checkpoint import save_checkpoint
 
-        return save_checkpoint(self, directory)
+        return save_checkpoint(self, directory, scratch_prefix=scratch_prefix)
 
     # ------------------------------------------------------------------------------------------ inference
 

@@ -123,7 +123,7 @@ def build(
     check_dataset(dataset)  # before the lock and before any write
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
-    with ws.lock, state.writer_lock(ws.root):
+    with ws.lock, state.writer_lock(ws.root, create=True):
         state.begin_write(ws.root, "build")
         t = time.perf_counter()
         table: WindowTable | None = None
@@ -166,7 +166,7 @@ def build(
             model = train_forecaster(
                 fc_table, dataset.items, vectors, config.forecast, embedding_model=embeddings_name(ws.embeddings)
             )
-            model.save(ws.root / state.FORECASTER)
+            model.save(ws.root / state.FORECASTER, scratch_prefix=state.checkpoint_scratch(ws.root))
             forecast_window = fc_config.model_dump(mode="json")
             timings["forecaster"] = time.perf_counter() - t
         state.write_state(
@@ -305,7 +305,7 @@ def ingest(
                 fc_table, catalog, catalog_vectors(ws, catalog), cfg.forecast,
                 embedding_model=embeddings_name(ws.embeddings),
             )  # fmt: skip
-            model.save(ws.root / state.FORECASTER)
+            model.save(ws.root / state.FORECASTER, scratch_prefix=state.checkpoint_scratch(ws.root))
         state.write_state(ws.root, updated)
         state.end_write(ws.root)
     return BuildReport(

@@ -44,6 +44,8 @@ class Workspace:
         self.chat_model = chat_model
         self.lock = threading.RLock()  # this process's threads; state.writer_lock guards against other processes
         self._store = store
+        self._store_config: StoreConfig | None = None  # the collection names to reopen with
+        self._stamp = state.stamp(self.root)  # the state.json generation the caller's loaded data belongs to
 
     # ------------------------------------------------------------------------------------ the Chroma handle
 
@@ -52,7 +54,7 @@ class Workspace:
         """The Chroma store, opened on first use."""
         with self.lock:
             if self._store is None:
-                self._store = InterestStore.open(self.embeddings, self.settings)
+                self._store = InterestStore.open(self.embeddings, self.settings, self._store_config)
             return self._store
 
     @property
@@ -74,6 +76,33 @@ class Workspace:
         """Open the Chroma store again with the given collection names (after :meth:`close_store`)."""
         with self.lock:
             self._store = InterestStore.open(self.embeddings, self.settings, config)
+
+    def release_embedded_store(self) -> None:
+        """Close an embedded Chroma directory's handle (reopened with the same collections on next use).
+
+        A reader does this after another process wrote: Chroma then reads the new files, and lets go of files a
+        compaction deleted. A server or in-memory store is left open (nothing of it is stale on disk).
+        """
+        with self.lock:
+            current = self._store
+            if current is not None and not self.settings.chroma_url and current.location == str(self.root / "chroma"):
+                self._store_config = current.config
+                current.close()
+                self._store = None
+
+    # ------------------------------------------------------------------------------------ freshness
+
+    def is_stale(self) -> bool:
+        """Whether ``state.json`` moved (any process wrote) since :meth:`mark_fresh`: one ``stat`` call."""
+        return state.stamp(self.root) != self._stamp
+
+    def mark_fresh(self) -> None:
+        """Record the current generation of ``state.json`` (call before reloading what depends on it)."""
+        self._stamp = state.stamp(self.root)
+
+    def write_pending(self) -> bool:
+        """Whether a write (of any process) is running or was interrupted (``pending.json`` exists)."""
+        return state.pending_write(self.root) is not None
 
     # ------------------------------------------------------------------------------------ stored files
 

@@ -68,7 +68,7 @@ def connect(settings: Settings) -> tuple[ClientAPI, str]:
 
     Raises:
         ConfigError: Malformed ``chroma_url``.
-        StoreError: The server cannot be reached or the directory cannot be opened.
+        StoreError: The server cannot be reached, the directory cannot be opened, or it is no store (and not empty).
     """
     if settings.chroma_url:
         host, port, ssl = parse_chroma_url(settings.chroma_url)
@@ -82,8 +82,12 @@ def connect(settings: Settings) -> tuple[ClientAPI, str]:
             ) from exc
         return client, settings.chroma_url
     path = settings.store_path / "chroma"
+    from interest_tools.store import _marker as store_dir
     from interest_tools.store._compact import restore_interrupted
 
+    if store_dir.inspect(settings.store_path) in ("absent", "empty"):  # a folder that is no store: refused
+        settings.store_path.mkdir(parents=True, exist_ok=True)
+        store_dir.mark(settings.store_path)  # Chroma's files make it a store: mark it first
     restore_interrupted(path)  # a compaction killed between its two fallback renames
     health.preflight(path)  # a damaged directory can crash Chroma: check it with plain Python first
     try:

@@ -27,13 +27,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from interest_tools.errors import InterestToolsError, StoreError
+from interest_tools.errors import ChromaFailedError, InterestToolsError, StoreError
 
 SQLITE_FILE = "chroma.sqlite3"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: hnswlib header as Chroma persists it: version, offsetLevel0, max_elements, cur_element_count,
 #: size_data_per_element, label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0, M, mult, ef_construction.
-_HNSW_HEADER = struct.Struct("<iQQQQQQiIQQQdQ")
+HNSW_HEADER = struct.Struct("<iQQQQQQiIQQQdQ")
 _HNSW_FILES = ("header.bin", "data_level0.bin", "length.bin", "link_lists.bin")
 
 
@@ -71,7 +71,7 @@ def chroma_errors(location: str | Path, what: str) -> Iterator[None]:
     except BaseException as exc:
         if not _is_chroma_failure(exc):
             raise
-        raise StoreError(
+        raise ChromaFailedError(
             f"Chroma failed during {what} at {location} ({type(exc).__name__}: {exc}); its files may be damaged. "
             + damaged_fix(location)
         ) from exc
@@ -129,9 +129,9 @@ def _segment_problems(folder: Path) -> list[str]:
         missing = sorted(set(_HNSW_FILES) - set(present))
         return [f"vector segment {folder} lacks {', '.join(missing)}"]
     header = (folder / "header.bin").read_bytes()
-    if len(header) < _HNSW_HEADER.size:
-        return [f"{folder / 'header.bin'} is truncated ({len(header)} of {_HNSW_HEADER.size} bytes)"]
-    fields = _HNSW_HEADER.unpack_from(header)
+    if len(header) < HNSW_HEADER.size:
+        return [f"{folder / 'header.bin'} is truncated ({len(header)} of {HNSW_HEADER.size} bytes)"]
+    fields = HNSW_HEADER.unpack_from(header)
     version, _, max_elements, count, per_element = fields[:5]
     if version != 1:
         return []  # a newer on-disk format: leave it to Chroma and the deep check

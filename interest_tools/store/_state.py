@@ -1,7 +1,9 @@
 """Files under the store directory besides Chroma: the canonical data, summaries, feedback and build state.
 
 Every write goes to a temporary file in the same directory, is flushed to disk, then renamed over the old
-file (``os.replace`` is atomic), so a process killed mid-write leaves the previous version intact.
+file (``os.replace`` is atomic), so a process killed mid-write leaves the previous version intact. Temporary
+names carry the store's tag (see ``store._marker``), so only the store's own leftovers are ever
+deleted. Every completed write bumps ``state.json``'s ``generation``; readers compare :func:`stamp` per call.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from interest_tools.errors import NotBuiltError, StoreError
+from interest_tools.store import _marker as store_dir
 
 EVENTS = "data/events.parquet"
 ITEMS = "data/items.parquet"
@@ -46,27 +48,33 @@ class BuildState(BaseModel):
     n_items: int = Field(description="Items stored.")
     n_windows: int = Field(description="Windows summarised.")
     updated_at: datetime = Field(description="When the state was written (UTC).")
+    generation: int = Field(default=0, description="Completed writes so far; readers reload when it moves.")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file, fsync, rename, fsync of the directory)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+def atomic_write_bytes(path: Path, data: bytes, tag: str | None = None) -> None:
+    """Write ``data`` to ``path`` atomically (temp file named for the store's ``tag``, fsync, rename, fsync)."""
+    store_dir.write_atomically(path, data, tag)
+
+
+def scratch_tag(root: Path) -> str | None:
+    """The tag of the store whose writer lock this process holds (None when it holds none)."""
+    with _held_guard:
+        return _tags.get(root.resolve())
+
+
+def checkpoint_scratch(root: Path) -> str:
+    """Prefix of the forecaster checkpoint's temporary folder in this store (see :func:`scratch_tag`)."""
+    tag = scratch_tag(root)
+    return store_dir.scratch_prefix(tag) if tag else "tmp"
+
+
+def _write(root: Path, name: str, data: bytes) -> None:
+    atomic_write_bytes(root / name, data, scratch_tag(root))
 
 
 def write_frame(root: Path, name: str, frame: pd.DataFrame) -> None:
     """Write a DataFrame as Parquet atomically."""
-    atomic_write_bytes(root / name, frame.to_parquet(index=False))
+    _write(root, name, frame.to_parquet(index=False))
 
 
 def read_frame(root: Path, name: str) -> pd.DataFrame:
@@ -90,8 +98,31 @@ def read_frame(root: Path, name: str) -> pd.DataFrame:
 
 
 def write_state(root: Path, state: BuildState) -> None:
-    """Write ``state.json`` last: its presence marks a completed build."""
-    atomic_write_bytes(root / STATE, state.model_dump_json(indent=2).encode())
+    """Write ``state.json`` last: its presence marks a completed build; its generation becomes the next one."""
+    state = state.model_copy(update={"generation": next_generation(root)})
+    _write(root, STATE, state.model_dump_json(indent=2).encode())
+
+
+def next_generation(root: Path) -> int:
+    """One more than the generation in ``state.json`` (1 when there is none or it is unreadable)."""
+    with contextlib.suppress(OSError, ValueError):
+        return int(json.loads((root / STATE).read_text()).get("generation", 0)) + 1
+    return 1
+
+
+Stamp = tuple[int, int, int]
+
+
+def stamp(root: Path) -> Stamp | None:
+    """Identity of the current ``state.json`` (inode, mtime, size), one ``stat``; None when there is none.
+
+    Every write replaces the file by a new one (a new inode), so a reader that saw another stamp is stale.
+    """
+    try:
+        st = os.stat(root / STATE)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def read_state(root: Path) -> BuildState:
@@ -118,7 +149,7 @@ def append_jsonl(root: Path, name: str, record: dict[str, Any]) -> None:
     """Append one JSON record, rewriting the file atomically (feedback files stay small)."""
     path = root / name
     old = path.read_bytes() if path.is_file() else b""
-    atomic_write_bytes(path, old + json.dumps(record, default=str).encode() + b"\n")
+    _write(root, name, old + json.dumps(record, default=str).encode() + b"\n")
 
 
 def read_jsonl(root: Path, name: str) -> list[dict[str, Any]]:
@@ -131,38 +162,17 @@ def read_jsonl(root: Path, name: str) -> list[dict[str, Any]]:
 
 def rewrite_jsonl(root: Path, name: str, records: list[dict[str, Any]]) -> None:
     """Replace a JSON-lines file atomically."""
-    atomic_write_bytes(root / name, b"".join(json.dumps(r, default=str).encode() + b"\n" for r in records))
+    _write(root, name, b"".join(json.dumps(r, default=str).encode() + b"\n" for r in records))
 
 
 #: Seconds a writer waits for another process's write to finish before giving up (tests lower it).
 LOCK_TIMEOUT_S = 5.0
 #: Marker of a build or ingest in progress; left behind when one was killed (re-run it to finish).
 PENDING = "pending.json"
-#: Leftovers of a killed writer, relative to the store root: atomic-write temp files and checkpoint temp
-#: directories. Only writers create them, so under the lock they are stale. (Compaction copies are handled by
-#: :mod:`interest_tools.store._compact`.)
-STALE_PATTERNS = (".*.tmp", "data/.*.tmp", "models/forecaster/tmp*")
 
 _held: dict[Path, tuple[int, int]] = {}  # root -> (thread id, depth) of the locks this process holds
+_tags: dict[Path, str] = {}  # root -> scratch tag of the stores whose lock this process holds
 _held_guard = threading.Lock()
-
-
-def clean_stale_files(root: Path) -> list[Path]:
-    """Delete what a killed writer left behind (see :data:`STALE_PATTERNS`); call only under the writer lock.
-
-    Returns:
-        The paths removed.
-    """
-    removed: list[Path] = []
-    for pattern in STALE_PATTERNS:
-        for path in root.glob(pattern):
-            with contextlib.suppress(OSError):
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
-                removed.append(path)
-    return removed
 
 
 def _holder(root: Path) -> str:
@@ -174,21 +184,27 @@ def _holder(root: Path) -> str:
 
 
 @contextlib.contextmanager
-def writer_lock(root: Path, timeout_s: float | None = None) -> Iterator[None]:
+def writer_lock(root: Path, timeout_s: float | None = None, *, create: bool = False) -> Iterator[None]:
     """Hold the store's single-writer lock; fail within ``timeout_s`` when another process holds it.
 
     Chroma's own behaviour with two writers on one persistent directory is to hang or to lose writes
     (chroma-core/chroma#7040); this lock turns that into a clear error. Readers do not take it. The lock is
-    re-entrant within one thread (a write may call another write); other threads and processes wait. On
-    taking it, leftovers of a killed writer are deleted (:func:`clean_stale_files`).
+    re-entrant within one thread (a write may call another write); other threads and processes wait.
+
+    Only a store or an empty directory is written to (``store._marker.inspect``, checked before
+    the lock file is made and again under the lock). A store is marked (``store.json``) if it is not yet, and
+    its own leftovers of a killed writer are deleted (``store._marker.clean_scratch``).
 
     Args:
         root: The store directory.
         timeout_s: Seconds to wait; None uses :data:`LOCK_TIMEOUT_S` (5 s).
+        create: Mark an empty or absent directory as a new store (``build``); other writers leave it unmarked.
 
     Raises:
-        StoreError: Another process (or thread) is writing to this store.
+        StoreError: ``root`` is a file or a directory that is neither empty nor a store, or another process
+            (or thread) is writing to this store.
     """
+    store_dir.inspect(root)
     root.mkdir(parents=True, exist_ok=True)
     key = root.resolve()
     me = threading.get_ident()
@@ -233,11 +249,16 @@ def writer_lock(root: Path, timeout_s: float | None = None) -> Iterator[None]:
         with _held_guard:
             _held[key] = (me, 1)
         try:
-            clean_stale_files(root)
+            if store_dir.inspect(root) in ("marked", "legacy") or create:
+                tag = store_dir.mark(root).scratch_tag
+                with _held_guard:
+                    _tags[key] = tag
+                store_dir.clean_scratch(root, tag)
             yield
         finally:
             with _held_guard:
                 _held.pop(key, None)
+                _tags.pop(key, None)
     finally:
         with contextlib.suppress(OSError):
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
@@ -247,7 +268,7 @@ def writer_lock(root: Path, timeout_s: float | None = None) -> Iterator[None]:
 def begin_write(root: Path, operation: str) -> None:
     """Mark a build or ingest as started (``pending.json``); :func:`end_write` clears the mark."""
     record = {"operation": operation, "pid": os.getpid(), "started_at": now().isoformat()}
-    atomic_write_bytes(root / PENDING, json.dumps(record).encode())
+    _write(root, PENDING, json.dumps(record).encode())
 
 
 def end_write(root: Path) -> None:

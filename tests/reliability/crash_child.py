@@ -8,6 +8,7 @@ stdin and forks a grandchild for each (``{"event": "forked", "pid": n}``), repor
 - ``ingest``: ingest the ``new`` events file into the built ``store``, SIGKILL at write point ``kill_at``.
 - ``done_then_die``: ingest ``new``, add feedback, print ``done``, then SIGKILL itself at once.
 - ``hold_lock``: open ``stores[0]`` for writing and hold every store's writer lock until killed.
+- ``forget``: forget ``user`` in the built ``store``, then compact it (as ``interest-tools forget`` does).
 
 A write point is just before or just after each Chroma write call (upsert/add/update/delete) and each
 ``os.replace`` (every state file and checkpoint write), so kills land between and inside every step.
@@ -113,6 +114,10 @@ def run_job(job: dict[str, Any]) -> None:
         with write_points(job.get("kill_at")) as counter:
             engine.ingest(pd.read_parquet(job["new"]))
         say(event="done", pid=os.getpid(), points=counter[0])
+    elif op == "forget":
+        engine.forget_user(job["user"])
+        engine.compact()
+        say(event="done", pid=os.getpid())
     elif op == "done_then_die":
         engine.ingest(pd.read_parquet(job["new"]))
         engine.add_feedback(job["user"], "no_more_category", category=job["category"])

@@ -1,7 +1,9 @@
 """Promise 7: after ``forget_user`` and ``compact``, no file under the store holds the user's text or vectors.
 
 The victim's id and tags carry a sentinel string; summaries are written by a (fake) LLM so the LLM cache holds
-the victim's entries too; the build trains the tiny forecaster, so its checkpoint is scanned as well.
+the victim's entries too; the build trains the tiny forecaster, so its checkpoint is scanned as well; the
+``interest_report`` tool writes the victim's reports (HTML, and Markdown with its charts) under the store. The
+scan reads every file under the store, and every path name.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from interest_tools.adapters import OPERATIONS_BY_NAME, ToolArgumentError, ToolContext
 from interest_tools.data import Dataset, canonicalize_events
+from interest_tools.engine import Engine
 from interest_tools.errors import UnknownUserError
-from interest_tools.store import _state as state
+from interest_tools.store import _marker as store_dir
+from interest_tools.store import state
+from interest_tools.store._compact import copy_name
 from tests.harness.stores import TINY, RecordingChatModel, dump_collections, make_events, make_items, persistent_engine
 
 SENTINEL = "ZQXJ-SENTINEL"
@@ -43,6 +49,18 @@ def _files_containing(root: Path, needles: list[bytes]) -> dict[str, list[int]]:
     return hits
 
 
+def _report(engine: Engine, user: str, fmt: str, report_dir: Path | None = None) -> list[str]:
+    """Write a report with the ``interest_report`` tool (as an agent would); returns its files."""
+    tools = ToolContext(engine, user, report_dir=report_dir)
+    op = OPERATIONS_BY_NAME["interest_report"]
+    files: list[str] = tools.execute(op, tools.parse(op, {"format": fmt}))[1]["files"]
+    return files
+
+
+def _paths_naming(root: Path, text: str) -> list[str]:
+    return [str(p.relative_to(root)) for p in root.rglob("*") if text in p.name]
+
+
 def test_forget_then_compact_leaves_no_trace_on_disk(tmp_path: Path) -> None:
     root = tmp_path / "store"
     chat = RecordingChatModel()
@@ -59,12 +77,21 @@ def test_forget_then_compact_leaves_no_trace_on_disk(tmp_path: Path) -> None:
     ]
     assert len(mine) == 12 and len(vectors) >= 6  # vectors only the victim has (summaries of 2019)
     needles = [SENTINEL.encode(), *vectors]
-    assert _files_containing(root, needles)  # present before: the scan can fail
+    victim_reports = _report(engine, VICTIM, "html") + _report(engine, VICTIM, "md")  # md: charts beside it
+    legacy = root / "reports" / f"{VICTIM}-20240101T000000.html"  # named as before reports had a key
+    legacy.write_bytes(Path(victim_reports[0]).read_bytes())
+    other_reports = _report(engine, "u1", "html")
+    assert len(victim_reports) >= 3 and all(Path(f).parent == root / "reports" for f in victim_reports)
+    texts = {str(Path(f).relative_to(root)) for f in victim_reports if not f.endswith(".png")}  # charts: name only
+    assert texts <= set(_files_containing(root, needles))
+    assert _files_containing(root, needles) and _paths_naming(root, SENTINEL)  # present before: the scan can fail
 
     deleted = engine.forget_user(VICTIM)
-    assert deleted == {"events": 36, "windows": 12, "cached_summaries": 12}
+    assert deleted == {"events": 36, "windows": 12, "cached_summaries": 12, "reports": len(victim_reports) + 1}
     leaked = _files_containing(root, needles)
     assert set(leaked) <= {p for p in leaked if p.startswith("chroma")}, leaked  # state files are clean at once
+    assert _paths_naming(root, SENTINEL) == []
+    assert all(Path(f).is_file() for f in other_reports)  # another user's report stays
     print(f"after forget_user, before compact, Chroma files still hold the victim's data: {sorted(leaked)}")
 
     report = engine.compact()
@@ -100,13 +127,39 @@ def test_compaction_killed_before_the_swap_keeps_the_old_files(tmp_path: Path) -
     engine = persistent_engine(root)
     engine.build(Dataset(events=canonicalize_events(make_events()), items=make_items()), NO_FORECAST)
     engine.store.close()
-    half = root / "chroma.compact-deadbeef0000"  # what a compaction killed during its copy leaves
+    marker = store_dir.read_marker(root)
+    assert marker is not None
+    half = copy_name(root / "chroma", "compact", marker.scratch_tag)  # what a compaction killed during its copy leaves
     half.mkdir()
     (half / "chroma.sqlite3").write_bytes(b"partial")
-    parked = root / "chroma.old-deadbeef0001"  # and one killed between the fallback's two renames
+    parked = copy_name(root / "chroma", "old", marker.scratch_tag)  # and one killed between the fallback's renames
     (root / "chroma").rename(parked)
+    theirs = [root / "chroma.old-backup", root / "chroma.compact-mine"]  # the user's own folders: never touched
+    for folder in theirs:
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine")
     reader = persistent_engine(root)
     assert reader.store.counts() == {"items": 12, "windows": 36}  # the old directory was put back
     assert reader.compact()["compacted"]
-    assert sorted(p.name for p in root.iterdir() if p.name.startswith("chroma")) == ["chroma"]
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("chroma")) == [
+        "chroma",
+        "chroma.compact-mine",
+        "chroma.old-backup",
+    ]
+    assert all((folder / "notes.txt").read_text() == "mine" for folder in theirs)
     assert state.pending_write(root) is None
+
+
+def test_the_forget_tool_also_removes_reports_written_outside_the_store(tiny_store: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "shared-reports"
+    engine = persistent_engine(tiny_store)
+    mine = _report(engine, "u3", "html", outside) + _report(engine, "u3", "md")  # one outside, one inside
+    theirs = _report(engine, "u2", "html", outside)
+    tools = ToolContext(engine, "u3", report_dir=outside)
+    op = OPERATIONS_BY_NAME["interest_forget_user"]
+    result = tools.execute(op, tools.parse(op, {"confirm": True}))[1]
+    assert result["deleted"]["reports"] == len(mine)
+    assert not any(Path(f).exists() for f in mine) and all(Path(f).is_file() for f in theirs)
+    with pytest.raises(ToolArgumentError, match="Nothing is stored for this person"):
+        _report(engine, "u3", "html", outside)
+    assert sorted(p.name for p in outside.iterdir()) == sorted(Path(f).name for f in theirs)

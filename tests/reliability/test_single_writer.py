@@ -96,8 +96,11 @@ def test_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(tmp_path: 
 
 
 def test_stale_temp_files_of_a_killed_writer_are_removed_under_the_lock(tmp_path: Path) -> None:
+    with state.writer_lock(tmp_path, create=True):  # a new store: marked, with its scratch tag
+        tag = state.scratch_tag(tmp_path)
+    assert tag is not None
     (tmp_path / "data").mkdir()
-    leftovers = [tmp_path / ".state.json.123.tmp", tmp_path / "data" / ".events.parquet.123.tmp"]
+    leftovers = [tmp_path / f".state.json.{tag}-123.tmp", tmp_path / "data" / f".events.parquet.{tag}-123.tmp"]
     for path in leftovers:
         path.write_bytes(b"partial")
     keep = tmp_path / "data" / "events.parquet"

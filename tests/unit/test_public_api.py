@@ -132,10 +132,13 @@ EXPECTED: dict[str, list[str]] = {
         "user_context",
     ],
     "interest_tools.report": [
+        "REPORTS",
         "ReportConfig",
         "ReportData",
         "check_report_target",
+        "forget_reports",
         "report_files",
+        "report_path",
         "write_report",
     ],
     "interest_tools.store": [
