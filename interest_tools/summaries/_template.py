@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,6 +85,21 @@ class WindowSummary(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """Return the JSON form used by the CLI and tools (ISO 8601 times)."""
         return self.model_dump(mode="json")
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> WindowSummary:
+        """Read one row of the stored summaries table (arrays, timestamps and NaN as Parquet gives them back)."""
+        return cls.model_validate({k: _plain(v) for k, v in record.items() if k in cls.model_fields})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
 
 
 class Summarizer(Protocol):

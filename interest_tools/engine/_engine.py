@@ -2,31 +2,28 @@
 
 The :class:`Engine` owns a store directory (``Settings.store_path``) holding the canonical events and items,
 the window summaries, stated feedback, the forecaster checkpoint and, unless a Chroma server is used, the
-Chroma files. Models and data load lazily, once, under the engine's re-entrant lock (``functools.cached_property``
-has no lock since Python 3.12, so :class:`_Loaded` takes it explicitly); every write goes through
-:mod:`interest_tools.pipeline` under the same lock, and the single-writer file lock guards the directory against
-other processes. The engine is the only owner of its caches: it clears them after each write.
-
-Another process may write to the same store (a CLI ``ingest`` or ``forget`` beside a running ``serve-mcp``).
-Every write gives ``state.json`` a new generation; the engine compares that file's identity (one ``stat``) per
-user-level call and, when it moved, drops its caches and reopens Chroma (:meth:`Engine.ensure_fresh`), so no reader
-answers from stale data or for a forgotten user, nor keeps deleted Chroma files open.
+Chroma files. Models and data load lazily, once, under the engine's re-entrant lock (see ``_loaded``); every
+write goes through :mod:`interest_tools.pipeline` under the same lock, and the single-writer file lock guards
+the directory against other processes. The engine is the only owner of its caches: it clears them after each
+write. Another process may write to the same store; the engine reloads when it does (see ``_freshness``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import numpy as np
 import pandas as pd
 
 from interest_tools import pipeline
 from interest_tools.data import Catalog, Dataset, user_row_ranges
-from interest_tools.errors import ChromaFailedError, InterestToolsError, StoreChangedError, UnknownUserError
+from interest_tools.engine._freshness import FreshnessMixin
+from interest_tools.engine._loaded import Loaded
+from interest_tools.errors import InterestToolsError, StoreError, UnknownUserError
 from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
 from interest_tools.forecast import (
     Forecast,
@@ -66,38 +63,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class _Loaded(Generic[T]):
-    """A lazily loaded engine attribute: computed once under the engine's lock, dropped by ``reset_cache``."""
-
-    def __init__(self, load: Callable[[Any], T]) -> None:
-        self.load = load
-        self.name = load.__name__
-        self.__doc__ = load.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, engine: None, owner: type | None = None) -> _Loaded[T]: ...
-
-    @overload
-    def __get__(self, engine: Engine, owner: type | None = None) -> T: ...
-
-    def __get__(self, engine: Engine | None, owner: type | None = None) -> T | _Loaded[T]:
-        if engine is None:
-            return self  # class access
-        cache = engine.__dict__
-        if self.name not in cache:
-            with engine.lock:
-                if self.name not in cache:
-                    cache[self.name] = self.load(engine)
-        return cache[self.name]  # type: ignore[no-any-return]
-
-
-T = TypeVar("T")
-
-
-class Engine:
+class Engine(FreshnessMixin):
     """Build and query one store of interests.
 
     Args:
@@ -128,9 +94,7 @@ class Engine:
         self.embeddings: EmbeddingsLike = embeddings
         self.chat_model = chat_model
         self.lock: threading.RLock = self.workspace.lock  # one lock for loading and writing
-        #: Reload in :meth:`check_user` when another process wrote (the tools turn this off and reload under
-        #: their read-write lock instead, so that no thread's open store is closed under it).
-        self.auto_refresh = True
+        self.auto_refresh = True  # see FreshnessMixin
 
     # ------------------------------------------------------------------------------------ lazy state
 
@@ -139,27 +103,27 @@ class Engine:
         """The Chroma store (opened on first use)."""
         return self.workspace.store
 
-    @_Loaded
+    @Loaded
     def build_state(self) -> state.BuildState:
         """The last build's record (raises :class:`NotBuiltError` before any build)."""
         return self.workspace.build_state()
 
-    @_Loaded
+    @Loaded
     def dataset(self) -> Dataset:
         """The stored canonical events and items."""
         return self.workspace.dataset()
 
-    @_Loaded
+    @Loaded
     def window_config(self) -> WindowConfig:
         """The cut of the stored summaries."""
         return WindowConfig.model_validate(self.build_state.window)
 
-    @_Loaded
+    @Loaded
     def windows(self) -> WindowTable:
         """Every user's windows (the summarised cut)."""
         return compute_windows(self.dataset.events, self.dataset.items, self.window_config)
 
-    @_Loaded
+    @Loaded
     def forecast_windows(self) -> WindowTable:
         """Every user's windows in the cut the forecaster reads."""
         cfg = self.build_state.forecast_window
@@ -167,12 +131,12 @@ class Engine:
             return self.windows
         return compute_windows(self.dataset.events, self.dataset.items, WindowConfig.model_validate(cfg))
 
-    @_Loaded
+    @Loaded
     def summaries(self) -> pd.DataFrame:
         """All window summaries (one row per window)."""
         return self.workspace.summaries()
 
-    @_Loaded
+    @Loaded
     def forecaster(self) -> LSTMForecaster:
         """The trained forecaster, checked against the stored catalog and embedding model."""
         model = load_checkpoint(
@@ -182,29 +146,29 @@ class Engine:
         )
         return model.attach(self.forecast_windows)
 
-    @_Loaded
+    @Loaded
     def item_index(self) -> ItemVectorMirror:
         """The store's item vectors in memory (read once), for exact search on the recommend hot path."""
         items = self.dataset.items
         return self._read_store(lambda store: ItemVectorMirror.from_store(store, items))
 
-    @_Loaded
+    @Loaded
     def catalog(self) -> Catalog:
         """Item id to title and to categories (built once)."""
         return Catalog.of(self.dataset.items)
 
-    @_Loaded
+    @Loaded
     def popularity(self) -> pd.Series:
         """Interaction counts per item id (object-dtype index: fast per-request lookups)."""
         counts = self.dataset.events["item_id"].value_counts()
         return pd.Series(counts.to_numpy(), index=pd.Index(counts.index.tolist(), dtype=object))
 
-    @_Loaded
+    @Loaded
     def item_ids(self) -> pd.Index:
         """Catalog item ids in catalog order, as an object-dtype index (Arrow strings are slow one by one)."""
         return pd.Index(self.dataset.items["item_id"].tolist(), dtype=object)
 
-    @_Loaded
+    @Loaded
     def user_event_rows(self) -> dict[str, tuple[int, int]]:
         """Each user's rows ``[start, stop)`` in the user-sorted events (a slice instead of a scan per request)."""
         ranges = user_row_ranges(self.dataset.events)
@@ -225,65 +189,7 @@ class Engine:
         """Forget loaded data and models (after a write)."""
         with self.lock:
             self.workspace.mark_fresh()  # taken before anything reloads: a later write is always seen
-            for name, value in vars(Engine).items():
-                if isinstance(value, _Loaded):
-                    self.__dict__.pop(name, None)
-
-    # ------------------------------------------------------------------------------------ freshness
-
-    def is_stale(self) -> bool:
-        """Whether the store was written (by any process) since this engine loaded it: one ``stat`` call."""
-        return self.workspace.is_stale()
-
-    def refresh(self) -> None:
-        """Drop loaded data and models and reopen an embedded Chroma directory, to see another process's writes.
-
-        Closing Chroma also lets go of files a compaction deleted. Call it while no other thread is inside a
-        call on this engine (the tools call it under their read-write lock).
-        """
-        with self.lock:
-            self.workspace.release_embedded_store()
-            self.reset_cache()
-
-    def ensure_fresh(self) -> bool:
-        """:meth:`refresh` when the store was written since it was loaded; True when it did."""
-        if not self.is_stale():
-            return False
-        with self.lock:
-            if not self.is_stale():
-                return False
-            self.refresh()
-            return True
-
-    def _read_store(self, read: Callable[[InterestStore], T]) -> T:
-        """Run a read on the store; a Chroma failure after another process wrote is retried once, never 'damaged'.
-
-        Raises:
-            ChromaFailedError: Chroma failed and the store did not change since it was opened (damaged files).
-            StoreChangedError: Chroma failed because another process is writing, or wrote, to the store.
-        """
-        try:
-            return read(self.store)
-        except ChromaFailedError as exc:
-            if not self.is_stale() and not self.workspace.write_pending():
-                raise  # nothing changed since the store was opened: its files are damaged
-            if not self.auto_refresh:
-                raise self._changed(exc) from exc
-            self.refresh()
-        try:
-            return read(self.store)
-        except ChromaFailedError as exc:
-            if not self.is_stale() and not self.workspace.write_pending():
-                raise
-            raise self._changed(exc) from exc
-
-    def _changed(self, exc: Exception) -> StoreChangedError:
-        return StoreChangedError(
-            f"the store at {self.root} changed while it was being read: another process is writing to it, or a "
-            f"write was interrupted ({type(exc).__name__}). This does not mean its files are damaged. Fix: retry; "
-            "if it persists, let the running write finish, or re-run an interrupted `interest-tools build` or "
-            "`ingest` (Engine.health_check() lists an unfinished write)"
-        )
+            Loaded.reset(self)
 
     def users(self) -> list[str]:
         """Every stored user id, sorted."""
@@ -304,16 +210,22 @@ class Engine:
 
     # ------------------------------------------------------------------------------------ writing
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A pipeline write: under the lock, into what is stored now (a current Chroma handle), caches dropped after."""
+        with self.lock:
+            self.ensure_fresh()
+            try:
+                yield
+            finally:
+                self.reset_cache()
+
     def build(
         self, dataset: Dataset, config: BuildConfig | None = None, progress: Progress | None = None
     ) -> BuildReport:
         """Build everything from a dataset (see :func:`interest_tools.pipeline.build`)."""
-        with self.lock:
-            self.ensure_fresh()  # write into what is stored now, through a Chroma handle that is current
-            try:
-                return pipeline.build(self.workspace, dataset, config, progress)
-            finally:
-                self.reset_cache()
+        with self._writing():
+            return pipeline.build(self.workspace, dataset, config, progress)
 
     def ingest(
         self,
@@ -326,15 +238,11 @@ class Engine:
         date_format: str | None = None,
     ) -> BuildReport:
         """Append events (and items), updating only what they touch (see :func:`interest_tools.pipeline.ingest`)."""
-        with self.lock:
-            self.ensure_fresh()  # write into what is stored now, through a Chroma handle that is current
-            try:
-                return pipeline.ingest(
-                    self.workspace, events, items, retrain=retrain,
-                    event_columns=event_columns, item_columns=item_columns, date_format=date_format,
-                )  # fmt: skip
-            finally:
-                self.reset_cache()
+        with self._writing():
+            return pipeline.ingest(
+                self.workspace, events, items, retrain=retrain,
+                event_columns=event_columns, item_columns=item_columns, date_format=date_format,
+            )  # fmt: skip
 
     def store_users(self) -> list[str]:
         """Users that have summaries stored."""
@@ -354,11 +262,7 @@ class Engine:
         """A user's window summaries in time order."""
         self.check_user(user_id)
         rows = self.summaries[self.summaries["user_id"] == user_id].sort_values("index")
-        fields = set(WindowSummary.model_fields)
-        return [
-            WindowSummary.model_validate({k: _plain(v) for k, v in r.items() if k in fields})
-            for r in rows.to_dict("records")
-        ]
+        return [WindowSummary.from_record(r) for r in rows.to_dict("records")]
 
     def search_history(self, user_id: str, query: str, k: int = 5) -> list[WindowHit]:
         """The user's windows whose summaries best match a question, best first (never another user's)."""
@@ -464,12 +368,8 @@ class Engine:
         collections so nothing of the user remains on disk (see :func:`interest_tools.pipeline.forget_user`).
         """
         self.check_user(user_id)
-        with self.lock:
-            self.ensure_fresh()  # write into what is stored now, through a Chroma handle that is current
-            try:
-                return pipeline.forget_user(self.workspace, user_id)
-            finally:
-                self.reset_cache()
+        with self._writing():
+            return pipeline.forget_user(self.workspace, user_id)
 
     # ------------------------------------------------------------------------------------ maintenance
 
@@ -481,12 +381,8 @@ class Engine:
         Raises:
             StoreError: Another process is writing, or the copy failed (the old files are then kept).
         """
-        with self.lock:
-            self.ensure_fresh()  # write into what is stored now, through a Chroma handle that is current
-            try:
-                return pipeline.compact(self.workspace)
-            finally:
-                self.reset_cache()  # the item mirror was read from the files just replaced
+        with self._writing():
+            return pipeline.compact(self.workspace)
 
     def health_check(
         self, *, deep: bool = True, timeout_s: float = 120.0, raise_on_problem: bool = True
@@ -508,19 +404,7 @@ class Engine:
         Raises:
             StoreError: Any problem, when ``raise_on_problem``; the message lists each with its fix.
         """
-        from interest_tools.errors import StoreError
-
         report = pipeline.health_report(self.workspace, deep=deep, timeout_s=timeout_s)
         if report["problems"] and raise_on_problem:
             raise StoreError(f"the store at {self.root} failed its health check: " + " | ".join(report["problems"]))
         return report
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value
