@@ -35,13 +35,21 @@ from interest_tools.recommend import (
     CatalogMaps,
     FeedbackKind,
     Preferences,
+    PreferenceTimeline,
     Recommendations,
     RecommendConfig,
+    StatementSource,
     catalog_maps,
     check_feedback,
+    conflict_json,
     describe,
-    preferences_from,
+    parse_instant,
+    preferences_at,
     recommend,
+    shift_conflicts,
+    statement_conflicts,
+    statement_record,
+    timeline,
     user_context,
 )
 from interest_tools.settings import Settings
@@ -279,7 +287,13 @@ class Engine:
     def history_as_of(self, user_id: str, as_of: datetime | date | str) -> HistoryAsOf:
         """What the user was into at a date: the window covering it and the trend up to it."""
         self.check_user(user_id)
-        return history_as_of(self.windows.for_user(user_id), as_of, self.dataset.items)
+        result = history_as_of(self.windows.for_user(user_id), as_of, self.dataset.items)
+        said = [s for s in timeline(self.feedback_records(user_id), result.as_of) if s.in_force]
+        result.stated_preferences = [s.model_dump(mode="json") for s in said]
+        if said:
+            dated = (f"{s.describe(self.titles)} (since {s.stated_at.date().isoformat()})" for s in said)
+            result.narrative += " Stated preferences in force then: " + "; ".join(dated) + "."
+        return result
 
     def forecast(self, user_id: str) -> Forecast:
         """Forecast the user's next window, framed in the stored cut (see :mod:`interest_tools.forecast.framing`)."""
@@ -297,9 +311,37 @@ class Engine:
             threshold=config.shift_threshold,
         )
 
-    def preferences(self, user_id: str) -> Preferences:
-        """What the user said in the chat (later statements override earlier ones)."""
-        return preferences_from(self.feedback_records(user_id))
+    def preferences(self, user_id: str, at: datetime | date | str | None = None) -> Preferences:
+        """What the user said in the chat that is in force at ``at`` (now by default).
+
+        A later statement about the same item or category ends the earlier one; an expired one (past its
+        ``valid_until``) no longer applies. See :mod:`interest_tools.recommend._timeline`.
+        """
+        when = state.now() if at is None else parse_instant(at, "at")
+        return preferences_at(self.feedback_records(user_id), when)
+
+    def preference_timeline(self, user_id: str, as_of: datetime | date | str | None = None) -> PreferenceTimeline:
+        """Every statement made by ``as_of`` (now by default) with its state then, and the conflicts then.
+
+        Conflicts: statements in force that the behaviour since contradicts, and the latest observed shift (in
+        the windows up to ``as_of``) that no statement covers.
+        """
+        self.check_user(user_id)
+        at = state.now() if as_of is None else parse_instant(as_of, "as_of")
+        statements = timeline(self.feedback_records(user_id), at)
+        wins = [w for w in self.windows.for_user(user_id) if w.start <= at]
+        shifts = explain_user(wins, self.dataset.items).shifts if wins else []
+        return PreferenceTimeline(
+            user_id=user_id, as_of=at, statements=statements, conflicts=self._conflicts(user_id, statements, shifts, at)
+        )
+
+    def _conflicts(self, user_id: str, statements: list[Any], shifts: list[Any], at: datetime) -> list[Any]:
+        events = self.user_events(user_id)
+        cats_of, titles = self.catalog_maps
+        return [
+            *statement_conflicts(statements, events, cats_of, titles, at),
+            *shift_conflicts(shifts, statements, events, at),
+        ]
 
     def feedback_records(self, user_id: str) -> list[dict[str, Any]]:
         """The user's stated feedback, oldest first."""
@@ -307,17 +349,32 @@ class Engine:
 
     def add_feedback(
         self, user_id: str, kind: FeedbackKind, *, item_id: str | None = None, category: str | None = None,
-        text: str = "",
+        text: str = "", stated_at: datetime | date | str | None = None,
+        valid_until: datetime | date | str | None = None, source: StatementSource = "tool",
     ) -> dict[str, Any]:  # fmt: skip
-        """Record what the person said; it applies to the very next recommendation.
+        """Record what the person said; from the next recommendation on it applies while it is in force.
+
+        The statement is appended to the timeline: a later statement about the same item or category ends an
+        earlier one (which stays on the timeline as superseded); only :meth:`forget_user` deletes.
+
+        Args:
+            user_id: The person.
+            kind: more_like_item, not_this_item, more_category or no_more_category.
+            item_id: The item (item kinds).
+            category: The category (category kinds).
+            text: The person's words, kept as evidence.
+            stated_at: When the person said it (default now; a past date backfills it into its place).
+            valid_until: When it lapses by itself (e.g. "for a month"); default never.
+            source: Where it was said: tool (LangChain), cli or mcp.
 
         Raises:
-            ConfigError: Unknown kind, or a missing or unknown item or category (the message names valid ones).
+            ConfigError: Unknown kind, a missing or unknown item or category (the message names valid ones), a
+                future ``stated_at`` or a ``valid_until`` not after it.
         """
         self.check_user(user_id)
         check_feedback(kind, item_id, category, self.titles, (c for cs in self.dataset.items["categories"] for c in cs))
-        record = {"user_id": user_id, "kind": kind, "item_id": item_id, "category": category,
-                  "text": text[:500], "timestamp": state.now().isoformat()}  # fmt: skip
+        record = statement_record(user_id, kind, item_id=item_id, category=category, text=text, now=state.now(),
+                                  stated_at=stated_at, valid_until=valid_until, source=source)  # fmt: skip
         with self.lock, state.writer_lock(self.root):
             state.append_jsonl(self.root, state.FEEDBACK, record)
         return record
@@ -338,11 +395,13 @@ class Engine:
         )  # fmt: skip
 
     def explain(self, user_id: str) -> Explanation:
-        """Why the user's interests shifted, with evidence and stated preferences."""
+        """Why the user's interests shifted, with evidence, stated preferences and where the two disagree."""
         self.check_user(user_id)
         result = explain_user(self.windows.for_user(user_id), self.dataset.items, chat_model=self.chat_model)
-        prefs = self.preferences(user_id)
-        result.stated_preferences = describe(prefs, self.titles)
+        now = state.now()
+        records = self.feedback_records(user_id)
+        result.stated_preferences = describe(preferences_at(records, now), self.titles)
+        result.conflicts = conflict_json(self._conflicts(user_id, timeline(records, now), result.shifts, now))
         return result
 
     def report(self, user_id: str, out: str | Path, fmt: Literal["html", "md"] = "html") -> list[Path]:

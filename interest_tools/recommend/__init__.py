@@ -7,6 +7,13 @@ and says for each item which forecast interest it serves and which past item it 
 
 from __future__ import annotations
 
+from interest_tools.recommend._conflicts import (
+    Conflict,
+    PreferenceTimeline,
+    conflict_json,
+    shift_conflicts,
+    statement_conflicts,
+)
 from interest_tools.recommend._feedback import FEEDBACK_KINDS, FeedbackKind, check_feedback, describe, preferences_from
 from interest_tools.recommend._recommend import (
     CatalogMaps,
@@ -19,20 +26,43 @@ from interest_tools.recommend._recommend import (
     recommend,
     user_context,
 )
+from interest_tools.recommend._timeline import (
+    SOURCES,
+    Statement,
+    StatementSource,
+    in_force_at,
+    parse_instant,
+    preferences_at,
+    statement_record,
+    timeline,
+)
 
 __all__ = [
     "FEEDBACK_KINDS",
+    "SOURCES",
     "CatalogMaps",
+    "Conflict",
     "FeedbackKind",
+    "PreferenceTimeline",
     "Preferences",
     "RecommendConfig",
     "Recommendations",
     "RecommendedItem",
+    "Statement",
+    "StatementSource",
     "UserContext",
     "catalog_maps",
     "check_feedback",
+    "conflict_json",
     "describe",
+    "in_force_at",
+    "parse_instant",
+    "preferences_at",
     "preferences_from",
     "recommend",
+    "shift_conflicts",
+    "statement_conflicts",
+    "statement_record",
+    "timeline",
     "user_context",
 ]
