@@ -263,8 +263,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("interest_preferences", (
         "The timeline of what the person said they want more or less of: each statement with the date it was "
         "said, whether it is in force, superseded by a later one or expired, and where their behaviour since "
-        "contradicts it (with the evidence and a question to ask). Use to quote what they said and when, or "
-        "before acting on an old statement; pass as_of for the timeline at a past date."), PreferencesArgs,
+        "contradicts it (with the evidence and a question to ask). Use when you need to quote what they said and "
+        "when, or before acting on an old statement; pass as_of for the timeline at a past date."), PreferencesArgs,
         _preferences, _render_preferences),
     Operation("interest_report", (
         "Write a shareable report file (charts of category shares with shifts, summaries, forecast, "
