@@ -44,10 +44,9 @@ from interest_tools.recommend import (
     conflict_json,
     describe,
     parse_instant,
+    preference_timeline,
     preferences_at,
     recommend,
-    shift_conflicts,
-    statement_conflicts,
     statement_record,
     timeline,
     user_context,
@@ -55,6 +54,7 @@ from interest_tools.recommend import (
 from interest_tools.settings import Settings
 from interest_tools.store import (
     EmbeddingsLike,
+    FeedbackLog,
     InterestStore,
     ItemVectorMirror,
     SentenceTransformerEmbeddings,
@@ -130,6 +130,7 @@ class Engine:
         self.embeddings: EmbeddingsLike = embeddings
         self.chat_model = chat_model
         self.lock: threading.RLock = self.workspace.lock  # one lock for loading and writing
+        self.feedback_log = FeedbackLog(self.root)  # stated preferences, parsed once per change of the file
 
     # ------------------------------------------------------------------------------------ lazy state
 
@@ -225,6 +226,7 @@ class Engine:
             for name, value in vars(Engine).items():
                 if isinstance(value, _Loaded):
                     self.__dict__.pop(name, None)
+            self.feedback_log.invalidate()
 
     def users(self) -> list[str]:
         """Every stored user id, sorted."""
@@ -328,24 +330,14 @@ class Engine:
         """
         self.check_user(user_id)
         at = state.now() if as_of is None else parse_instant(as_of, "as_of")
-        statements = timeline(self.feedback_records(user_id), at)
         wins = [w for w in self.windows.for_user(user_id) if w.start <= at]
         shifts = explain_user(wins, self.dataset.items).shifts if wins else []
-        return PreferenceTimeline(
-            user_id=user_id, as_of=at, statements=statements, conflicts=self._conflicts(user_id, statements, shifts, at)
-        )
-
-    def _conflicts(self, user_id: str, statements: list[Any], shifts: list[Any], at: datetime) -> list[Any]:
-        events = self.user_events(user_id)
-        cats_of, titles = self.catalog_maps
-        return [
-            *statement_conflicts(statements, events, cats_of, titles, at),
-            *shift_conflicts(shifts, statements, events, at),
-        ]
+        records, events = self.feedback_records(user_id), self.user_events(user_id)
+        return preference_timeline(user_id, records, at, events, self.catalog_maps, shifts)
 
     def feedback_records(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's stated feedback, oldest first."""
-        return [r for r in state.read_jsonl(self.root, state.FEEDBACK) if r.get("user_id") == user_id]
+        """The user's stated feedback records, in file order (the timeline orders them by ``stated_at``)."""
+        return self.feedback_log.records(user_id)
 
     def add_feedback(
         self, user_id: str, kind: FeedbackKind, *, item_id: str | None = None, category: str | None = None,
@@ -376,7 +368,7 @@ class Engine:
         record = statement_record(user_id, kind, item_id=item_id, category=category, text=text, now=state.now(),
                                   stated_at=stated_at, valid_until=valid_until, source=source)  # fmt: skip
         with self.lock, state.writer_lock(self.root):
-            state.append_jsonl(self.root, state.FEEDBACK, record)
+            self.feedback_log.append(record)
         return record
 
     def recommend(
@@ -398,10 +390,10 @@ class Engine:
         """Why the user's interests shifted, with evidence, stated preferences and where the two disagree."""
         self.check_user(user_id)
         result = explain_user(self.windows.for_user(user_id), self.dataset.items, chat_model=self.chat_model)
-        now = state.now()
-        records = self.feedback_records(user_id)
+        now, records = state.now(), self.feedback_records(user_id)
         result.stated_preferences = describe(preferences_at(records, now), self.titles)
-        result.conflicts = conflict_json(self._conflicts(user_id, timeline(records, now), result.shifts, now))
+        said = preference_timeline(user_id, records, now, self.user_events(user_id), self.catalog_maps, result.shifts)
+        result.conflicts = conflict_json(said.conflicts)
         return result
 
     def report(self, user_id: str, out: str | Path, fmt: Literal["html", "md"] = "html") -> list[Path]:

@@ -11,6 +11,7 @@ from interest_tools.recommend._conflicts import (
     Conflict,
     PreferenceTimeline,
     conflict_json,
+    preference_timeline,
     shift_conflicts,
     statement_conflicts,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "describe",
     "in_force_at",
     "parse_instant",
+    "preference_timeline",
     "preferences_at",
     "preferences_from",
     "recommend",

@@ -26,9 +26,18 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from interest_tools.explain import Shift
-from interest_tools.recommend._timeline import Statement
+from interest_tools.recommend._recommend import CatalogMaps
+from interest_tools.recommend._timeline import Statement, timeline
 
-__all__ = ["MIN_EVENTS", "Conflict", "PreferenceTimeline", "conflict_json", "shift_conflicts", "statement_conflicts"]
+__all__ = [
+    "MIN_EVENTS",
+    "Conflict",
+    "PreferenceTimeline",
+    "conflict_json",
+    "preference_timeline",
+    "shift_conflicts",
+    "statement_conflicts",
+]
 
 #: Fewest contradicting events before a category statement is reported as contradicted.
 MIN_EVENTS = 3
@@ -190,6 +199,33 @@ def shift_conflicts(
             question=question,
         )
     ]
+
+
+def preference_timeline(
+    user_id: str,
+    records: Sequence[Mapping[str, Any]],
+    at: datetime,
+    events: pd.DataFrame,
+    catalog: CatalogMaps,
+    shifts: Sequence[Shift] = (),
+) -> PreferenceTimeline:
+    """The user's timeline at ``at`` with the conflicts then, in both directions.
+
+    Args:
+        user_id: The user.
+        records: The user's feedback records (file order).
+        at: The instant the timeline is seen from (UTC).
+        events: The user's canonical events.
+        catalog: ``catalog_maps(items)``: item id to categories and to title.
+        shifts: The user's observed shifts in the history up to ``at``.
+    """
+    statements = timeline(records, at)
+    cats_of, titles = catalog
+    conflicts = [
+        *statement_conflicts(statements, events, cats_of, titles, at),
+        *shift_conflicts(shifts, statements, events, at),
+    ]
+    return PreferenceTimeline(user_id=user_id, as_of=at, statements=statements, conflicts=conflicts)
 
 
 def conflict_json(conflicts: Sequence[Conflict]) -> list[dict[str, Any]]:

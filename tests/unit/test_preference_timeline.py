@@ -326,3 +326,20 @@ def test_tools_record_their_source_and_list_the_timeline(engine: Engine, clock: 
     text = toolkit.get_tool("interest_preferences").invoke({})
     assert "In force:" in text and "no more Horror: said 2021-02-04, valid until 2021-03-06" in text
     assert text.count("\n- ") >= 2
+
+
+def test_a_statement_written_by_another_engine_applies_at_once(engine: Engine, clock: Clock) -> None:
+    """The parsed log is cached per engine, but a write from any process (here a second engine) is seen."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from interest_tools.settings import Settings
+
+    other = Engine(Settings(store_path=engine.root), embeddings=DeterministicFakeEmbedding(size=16))
+    clock.at(400)
+    assert engine.preferences("u1").excluded_categories == []  # parsed and cached (no file yet)
+    other.add_feedback("u1", "no_more_category", category="Horror")
+    assert engine.preferences("u1").excluded_categories == ["Horror"]
+    engine.add_feedback("u1", "more_category", category="Horror")
+    assert other.preferences("u1").boosted_categories == ["Horror"]
+    other.add_feedback("u1", "no_more_category", category="Comedy")  # same size class of line, new content
+    assert engine.preferences("u1").excluded_categories == ["Comedy"]
