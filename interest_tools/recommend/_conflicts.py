@@ -121,11 +121,12 @@ def statement_conflicts(
         dates = [_day(times[r]) for r in rows.tolist()]
         said, what = _day(s.stated_at), s.describe(titles)
         span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+        events_n = f"{len(rows)} event" + "s" * (len(rows) != 1)
         if s.kind == "more_category":
-            did = f"{len(rows)} event(s), none of them in {s.category} ({span})"
+            did = f"{events_n}, none of them in {s.category} ({span})"
         else:
             target = s.category if s.kind == "no_more_category" else titles.get(s.item_id or "", s.item_id)
-            did = f"{len(rows)} event(s) on {target} ({span}: {_items_phrase(ev_ids, titles)})"
+            did = f"{events_n} on {target} ({span}: {_items_phrase(ev_ids, titles)})"
         rated = ratings[rows][~np.isnan(ratings[rows])] if ratings is not None else np.array([])
         if len(rated):
             did += f"; {len(rated)} rated, {rated.mean():.1f} on average"

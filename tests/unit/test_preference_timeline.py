@@ -154,7 +154,7 @@ def test_behaviour_against_a_statement_is_one_conflict_with_the_event_ids(
     assert conflict.statement is not None and conflict.statement.category == "Documentary"
     assert list(zip(conflict.event_item_ids, conflict.event_dates, strict=True)) == expected
     assert f'"no more Documentary" on {stated}' in conflict.message
-    assert f"{len(expected)} event(s) on Documentary" in conflict.message
+    assert f"{len(expected)} events on Documentary" in conflict.message
     assert "Should I lift it?" in conflict.question and conflict.question in conflict.message
     explained = engine.explain("u1").to_json()["conflicts"]  # explain --json carries the same conflicts
     assert [c for c in explained if c["statement"]] == [conflict.model_dump(mode="json")]
