@@ -125,9 +125,13 @@ def statement_record(
 
 
 def _instant(value: Any) -> datetime | None:
+    """A stored time as a UTC instant; None when absent or unreadable (such a record is left out, not fatal)."""
     if value is None or value == "":
         return None
-    t = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    try:
+        t = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
