@@ -9,7 +9,7 @@ the past) land in their place and a crash can never leave it half-updated:
 - statements are ordered by ``stated_at`` (ties in file order);
 - a statement about the same item (``more_like_item`` / ``not_this_item``) or the same category
   (``more_category`` / ``no_more_category``) ends the earlier one: its ``superseded_at`` is the later one's
-  ``stated_at``;
+  ``stated_at`` (unless the earlier one had already lapsed by its ``valid_until``);
 - a statement is in force at ``t`` when ``stated_at <= t``, it is not superseded by then, and ``t`` is before
   its ``valid_until``.
 
@@ -167,6 +167,8 @@ def timeline(records: Iterable[Mapping[str, Any]], at: datetime) -> list[Stateme
         key = _key(rec)
         superseded = following.get(key)
         following[key] = said
+        if superseded is not None and until is not None and until <= superseded:
+            superseded = None  # it had lapsed by itself before the later statement came
         expired = until is not None and until <= at
         status: Literal["in_force", "superseded", "expired"] = (
             "superseded" if superseded is not None else "expired" if expired else "in_force"

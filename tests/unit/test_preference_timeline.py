@@ -118,6 +118,10 @@ def test_a_statement_with_valid_until_lapses_by_itself(engine: Engine, clock: Cl
     assert recommended(engine) >= HORROR  # expired: it no longer filters
     (s,) = engine.preference_timeline("u1").statements
     assert (s.valid_until, s.in_force, s.status, s.superseded_at) == (day(30), False, "expired", None)
+    engine.add_feedback("u1", "more_category", category="Horror")  # day 31: it had lapsed, nothing to supersede
+    lapsed, said = engine.preference_timeline("u1").statements
+    assert (lapsed.status, lapsed.superseded_at, said.status) == ("expired", None, "in_force")
+    assert engine.preferences("u1").boosted_categories == ["Horror"]
 
 
 def test_bad_times_are_refused_and_store_nothing(engine: Engine, clock: Clock) -> None:
@@ -248,6 +252,8 @@ def test_feedback_written_before_statements_had_times_reads_as_statements_in_for
          "timestamp": "2020-03-02T10:00:00+00:00"},
         {"user_id": "u1", "kind": "more_category", "item_id": None, "category": "Horror", "text": "",
          "timestamp": "2020-02-01T10:00:00+00:00"},  # an older statement listed later in the file
+        {"user_id": "u1", "kind": "no_more_category", "item_id": None, "category": "Comedy", "text": "",
+         "stated_at": "someday"},  # a damaged time: left out, never fatal to recommend
     ]  # fmt: skip
     state.rewrite_jsonl(engine.root, state.FEEDBACK, old)
     clock.at(400)
