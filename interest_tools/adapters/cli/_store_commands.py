@@ -220,6 +220,8 @@ def explain(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as
         print_json(result.model_dump(mode="json"))
         return
     out.print(result.narrative, highlight=False)
+    for conflict in result.conflicts:  # stated vs observed (see `interest-tools preferences`)
+        out.print(f"[bold]conflict:[/] {conflict['message']}", highlight=False)
 
 
 @app.command()
