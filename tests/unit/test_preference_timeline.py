@@ -297,6 +297,11 @@ def test_cli_feedback_and_preferences_json(engine: Engine, clock: Clock, monkeyp
         "superseded_at": None, "in_force": True, "source": "cli",
     }  # fmt: skip
     assert s["stated_at"] == "2020-01-05T00:00:00Z"
+    history = json.loads(runner.invoke(app, ["history", "u1", "--as-of", "2020-01-10", "--json"]).stdout)
+    assert [(x["kind"], x["category"], x["in_force"]) for x in history["stated_preferences"]] == [
+        ("no_more_category", "Horror", True)
+    ]
+    assert history["window"]["categories"]  # beside the observed interests of that date
     later = json.loads(runner.invoke(app, ["preferences", "u1", "--as-of", "2020-03-01", "--json"]).stdout)
     assert [(x["in_force"], x["status"]) for x in later["statements"]] == [(False, "expired")]
     bad = runner.invoke(app, ["feedback", "u1", "--kind", "no_more_category", "--category", "Horror",
