@@ -2,9 +2,11 @@
 
 Shopper ``maya`` ran in the first half of 2024 and has hiked and camped since July. In the chat she asks
 for running gear, then for hiking or camping gear instead (category filters on ``interest_recommend``), buys
-one (``interest_ingest_events`` adds the purchase to her history at once), says she is done with running
-(``interest_feedback``: no more Running), and gets a last, unfiltered list that reflects both: no Running,
-and not what she just bought.
+one (``interest_ingest_events`` adds the purchase to her history at once), says she wants no running gear for
+a month (``interest_feedback``: no more Running, ``valid_until`` a month ahead), and gets a last, unfiltered
+list that reflects both: no Running, and not what she just bought. Then she mentions that she bought running
+shoes, socks and a GPS watch after all; the bot records them, checks her stated preferences
+(``interest_preferences``), notices that the purchases contradict "no more Running" and asks whether to lift it.
 
 Run::
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _common import (
@@ -44,14 +46,17 @@ SHOPPER = "maya"
 SYSTEM = (
     "You are the shop's assistant for one shopper. Recommend products with the interest tools and explain each "
     "pick with the reason the tool gives. When the shopper buys something, record it with interest_ingest_events "
-    "(event 'purchase'). When they say they want no more of a category, record it with interest_feedback. Only "
-    "name products the tools returned."
+    "(event 'purchase'). When they say they want no more of a category, record it with interest_feedback (with "
+    "valid_until when they give a time limit). After recording purchases, check interest_preferences: when what "
+    "they bought contradicts what they said, ask the question it suggests. Only name products the tools returned."
 )
 TURNS = [
     "Hi! Anything new for running?",
     "Hmm, show me hiking or camping gear instead.",
     "Great, I just bought the {bought}.",
-    "And no more running gear, please: I've stopped running. What else would you suggest?",
+    "And no more running gear for a month, please: I'm resting a sore knee. What else would you suggest?",
+    "Funny story: a friend talked me into a 10k, so I just bought the Road running shoes, the Running socks "
+    "(3 pack) and the GPS running watch.",
 ]
 
 
@@ -70,8 +75,16 @@ def _listing(items: list[dict[str, Any]]) -> str:
     )
 
 
-def make_planner(categories: list[str]) -> Callable[[list[BaseMessage]], AIMessage]:
+def _said_before(messages: list[BaseMessage]) -> bool:
+    """Whether a preference was recorded earlier in the conversation."""
+    return any(isinstance(m, ToolMessage) and m.name == "interest_feedback" and m.status != "error" for m in messages)
+
+
+def make_planner(
+    categories: list[str], titles: dict[str, str] | None = None
+) -> Callable[[list[BaseMessage]], AIMessage]:
     """The scripted assistant: which tools a sensible assistant calls for each of the shopper's messages."""
+    by_title = {t.lower(): i for i, t in (titles or {}).items()}
 
     def named(text: str) -> list[str]:
         return [c for c in categories if re.search(rf"\b{re.escape(c.lower())}\b", text)]
@@ -83,13 +96,31 @@ def make_planner(categories: list[str]) -> Callable[[list[BaseMessage]], AIMessa
         if "bought" in lower:
             if not done:
                 offered = [it for items in _recs_in(messages) for it in items]
-                item = next((it for it in offered if it["title"].lower() in lower), offered[0])
-                now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                event = {"item_id": item["item_id"], "event": "purchase", "timestamp": now}
-                return call("interest_ingest_events", events=[event])
-            return AIMessage(content=f"Congratulations on the {item_title(messages)}! It is in your history now.")
+                named_items = [i for t, i in by_title.items() if t in lower]
+                if not named_items:
+                    named_items = [next((it for it in offered if it["title"].lower() in lower), offered[0])["item_id"]]
+                now = datetime.now(UTC).isoformat()  # microseconds: after a statement made moments ago
+                events = [{"item_id": i, "event": "purchase", "timestamp": now} for i in named_items]
+                return call("interest_ingest_events", events=events)
+            if _said_before(messages) and "interest_preferences" not in done:
+                return call("interest_preferences")  # does what she bought contradict what she said?
+            bought = item_title(messages, titles)
+            reply = (
+                f"Congratulations on the {bought}! {'They are' if ' and ' in bought else 'It is'} in your history now."
+            )
+            if "interest_preferences" in done:
+                found = plain(result_of(tools, "interest_preferences"))["conflicts"]
+                asks = [c["question"] for c in found if c["statement"] is not None]
+                if asks:
+                    reply += f" One thing before I suggest more: {asks[0]}"
+            return AIMessage(content=reply)
         if "no more" in lower and "interest_feedback" not in done:
             dropped = named(lower.split("no more", 1)[1])[0]
+            if "for a month" in lower:  # a time limit: the statement lapses by itself
+                until = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+                return call(
+                    "interest_feedback", kind="no_more_category", category=dropped, valid_until=until, text=text
+                )
             return call("interest_feedback", kind="no_more_category", category=dropped, text=text)
         if "interest_recommend" not in done:
             if "no more" in lower:  # stated preferences apply by themselves: no filter needed
@@ -104,15 +135,16 @@ def make_planner(categories: list[str]) -> Callable[[list[BaseMessage]], AIMessa
     return planner
 
 
-def item_title(messages: list[BaseMessage]) -> str:
-    """The title of the item in the latest ingest call."""
+def item_title(messages: list[BaseMessage], titles: dict[str, str] | None = None) -> str:
+    """The title(s) of the item(s) in the latest ingest call."""
     for m in reversed(messages):
         if isinstance(m, AIMessage):
             for c in m.tool_calls:
                 if c["name"] == "interest_ingest_events":
-                    item_id = c["args"]["events"][0]["item_id"]
-                    offered = [it for items in _recs_in(messages) for it in items]
-                    return next((it["title"] for it in offered if it["item_id"] == item_id), item_id)
+                    offered = {it["item_id"]: it["title"] for items in _recs_in(messages) for it in items}
+                    names = [offered.get(e["item_id"]) or (titles or {}).get(e["item_id"], e["item_id"])
+                             for e in c["args"]["events"]]  # fmt: skip
+                    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return "purchase"
 
 
@@ -135,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         step(f"Shopping assistant for {SHOPPER}")
         tools = InterestToolkit.for_user(engine, SHOPPER).get_tools()
         categories = sorted({c for cs in data.items["categories"] for c in cs})
-        model, label = chat_model(make_planner(categories), scripted=args.scripted)
+        titles = dict(zip(data.items["item_id"], data.items["title"], strict=True))
+        model, label = chat_model(make_planner(categories, titles), scripted=args.scripted)
         say(f"model: {label}")
         agent = create_agent(model, tools, system_prompt=SYSTEM)
 
@@ -163,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
             again = any(it["item_id"] == bought["item_id"] for it in last)
             say(f"bought item {bought['item_id']} ({bought['title']}) in the final list: {'yes' if again else 'no'}")
         say(f"stated preferences stored: no more {', '.join(engine.preferences(SHOPPER).excluded_categories)}")
+        timeline = engine.preference_timeline(SHOPPER)
+        for s in timeline.statements:
+            until = f", valid until {s.valid_until.date()}" if s.valid_until else ""
+            say(f"timeline: {s.describe()} said {s.stated_at.date()}{until} ({s.status.replace('_', ' ')}, {s.source})")
+        noticed = [c.message for c in timeline.conflicts if c.statement is not None]
+        say(f"conflict noticed: {noticed[0] if noticed else 'none'}")
         say("final list: " + "; ".join(f"{it['item_id']} {it['title']} [{'|'.join(it['categories'])}]" for it in last))
     return 0
 

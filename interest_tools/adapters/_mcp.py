@@ -93,7 +93,7 @@ def create_server(
             so calling one fails as an unknown tool.
         auth: FastMCP authentication of HTTP requests (see :func:`create_http_server`); ``None`` for stdio.
     """
-    context = ToolContext(engine, user_id, report_dir)
+    context = ToolContext(engine, user_id, report_dir, source="mcp")
     server = FastMCP(name, instructions=INSTRUCTIONS if writes else READ_ONLY_INSTRUCTIONS, auth=auth)
     for op in select(include):
         if writes or not op.writes:

@@ -97,6 +97,27 @@ class FeedbackArgs(_Args):
     item_id: str | None = Field(default=None, description="Catalog item id the person referred to (item kinds).")
     category: str | None = Field(default=None, description="Catalog category the person referred to (category kinds).")
     text: str = Field(default="", max_length=500, description="The person's words, kept as evidence (optional).")
+    stated_at: str | None = Field(
+        default=None,
+        max_length=40,
+        description="ISO 8601 date when the person said it, only if earlier than now ('since last week'); "
+        "omit for now.",
+    )
+    valid_until: str | None = Field(
+        default=None,
+        max_length=40,
+        description="ISO 8601 date when it lapses by itself ('for a month': a month from today); omit for never.",
+    )
+
+
+class PreferencesArgs(_Args):
+    """The date the timeline of stated preferences is seen from."""
+
+    as_of: str | None = Field(
+        default=None,
+        max_length=40,
+        description="ISO 8601 date to see the timeline as it was then, e.g. 2020-08-15; omit for now.",
+    )
 
 
 class ForgetArgs(_Args):

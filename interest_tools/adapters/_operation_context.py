@@ -118,11 +118,13 @@ class ToolContext:
         engine: The engine every call goes to.
         user_id: The bound user; ``None`` makes operator tools whose args carry ``user_id``.
         report_dir: Where ``interest_report`` writes (default ``<store>/reports``); never chosen by the model.
+        source: Recorded with each stated preference: ``tool`` (LangChain) or ``mcp``.
     """
 
     engine: Engine
     user_id: str | None = None
     report_dir: Path | None = None
+    source: str = "tool"
 
     def args_model(self, op: Operation) -> type[BaseModel]:
         """The args model the adapters expose for ``op``."""

@@ -25,6 +25,7 @@ from interest_tools.adapters._operation_args import (
     IngestArgs,
     LastArgs,
     NoArgs,
+    PreferencesArgs,
     RecommendArgs,
     ReportArgs,
     SearchArgs,
@@ -140,7 +141,38 @@ def _render_explain(e: dict[str, Any]) -> str:
     text = str(e["narrative"])
     if e.get("stated_preferences"):
         text += "\nStated preferences: " + "; ".join(e["stated_preferences"]) + "."
-    return text
+    return text + _render_conflicts(e.get("conflicts") or [])
+
+
+def _render_conflicts(conflicts: list[dict[str, Any]]) -> str:
+    if not conflicts:
+        return ""
+    return "\nStated vs observed:" + "".join(f"\n- {c['message']}" for c in conflicts)
+
+
+def _preferences(ctx: ToolContext, user: str, args: PreferencesArgs) -> dict[str, Any]:
+    return ctx.engine.preference_timeline(user, args.as_of).to_json()
+
+
+def _statement_text(s: dict[str, Any]) -> str:
+    what = {"more_like_item": "more like item {item_id}", "not_this_item": "not item {item_id}",
+            "more_category": "more {category}", "no_more_category": "no more {category}"}[s["kind"]]  # fmt: skip
+    text = f"{what.format(**s)}: said {_date(s['stated_at'])}"
+    if s["valid_until"]:
+        text += f", valid until {_date(s['valid_until'])}"
+    if s["superseded_at"]:
+        text += f", superseded {_date(s['superseded_at'])}"
+    return text + ("" if not s["text"] else f' ("{s["text"]}")')
+
+
+def _render_preferences(r: dict[str, Any]) -> str:
+    if not r["statements"]:
+        return f"The person has stated no preferences as of {_date(r['as_of'])}." + _render_conflicts(r["conflicts"])
+    lines = [f"Stated preferences as of {_date(r['as_of'])}, oldest first:"]
+    for label, status in (("In force", "in_force"), ("Superseded", "superseded"), ("Expired", "expired")):
+        rows = [s for s in r["statements"] if s["status"] == status]
+        lines += [f"{label}:", *(f"- {_statement_text(s)}" for s in rows)] if rows else []
+    return "\n".join(lines) + _render_conflicts(r["conflicts"])
 
 
 def _report(ctx: ToolContext, user: str, args: ReportArgs) -> dict[str, Any]:
@@ -169,13 +201,17 @@ def _render_ingest(r: dict[str, Any]) -> str:
 
 
 def _feedback(ctx: ToolContext, user: str, args: FeedbackArgs) -> dict[str, Any]:
-    return ctx.engine.add_feedback(user, args.kind, item_id=args.item_id, category=args.category, text=args.text)
+    return ctx.engine.add_feedback(
+        user, args.kind, item_id=args.item_id, category=args.category, text=args.text, stated_at=args.stated_at,
+        valid_until=args.valid_until, source=ctx.source,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def _render_feedback(r: dict[str, Any]) -> str:
     what = {"more_like_item": "more like item {item_id}", "not_this_item": "not item {item_id}",
             "more_category": "more {category}", "no_more_category": "no more {category}"}[r["kind"]]  # fmt: skip
-    return f"Noted: {what.format(**r)}. It applies from the next recommendation on."
+    until = f" until {_date(r['valid_until'])}" if r.get("valid_until") else ""
+    return f"Noted: {what.format(**r)}{until}. It applies from the next recommendation on."
 
 
 def _forget(ctx: ToolContext, user: str, args: ForgetArgs) -> dict[str, Any]:
@@ -217,12 +253,19 @@ OPERATIONS: tuple[Operation, ...] = (
         _render_forecast),
     Operation("interest_recommend", (
         "Suggest items for the person's next period, each with a reason. Use when they ask for suggestions. "
-        "What they said earlier (interest_feedback) is applied automatically; pass categories or "
+        "What they said earlier (interest_feedback) is applied automatically while in force; pass categories or "
         "exclude_categories only to narrow this one request."), RecommendArgs, _recommend, _render_recommend),
     Operation("interest_explain_shift", (
         "Explain how and why the person's interests shifted over time, with evidence items, their stable core "
-        "interests and the preferences they stated. Use when they ask how or why their tastes changed."),
+        "interests, the preferences they stated, and where what they said and what they did disagree (with a "
+        "question to ask). Use when they ask how or why their tastes changed."),
         NoArgs, _explain, _render_explain),
+    Operation("interest_preferences", (
+        "The timeline of what the person said they want more or less of: each statement with the date it was "
+        "said, whether it is in force, superseded by a later one or expired, and where their behaviour since "
+        "contradicts it (with the evidence and a question to ask). Use when you need to quote what they said and "
+        "when, or before acting on an old statement; pass as_of for the timeline at a past date."), PreferencesArgs,
+        _preferences, _render_preferences),
     Operation("interest_report", (
         "Write a shareable report file (charts of category shares with shifts, summaries, forecast, "
         "recommendations) and return its path. Use only when the person asks for a report or document; it "
@@ -236,9 +279,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("interest_feedback", (
         "Record what the person wants more or less of. Use when they say so in the chat: 'more like this' "
         "(more_like_item + item_id), 'not this one' (not_this_item + item_id), 'more comedies' (more_category + "
-        "category), 'no more horror' (no_more_category + category). It applies to the very next recommendation, "
-        "shows in explanations as a stated preference, and later statements override earlier ones. Kinds: "
-        f"{', '.join(FEEDBACK_KINDS)}."), FeedbackArgs, _feedback, _render_feedback, writes=True),
+        "category), 'no more horror' (no_more_category + category). It applies to the very next recommendation "
+        "and shows in explanations as a stated preference. A later statement about the same item or category "
+        "ends the earlier one (both stay on the timeline: interest_preferences). For 'no horror for a month' "
+        f"pass valid_until. Kinds: {', '.join(FEEDBACK_KINDS)}."), FeedbackArgs, _feedback, _render_feedback,
+        writes=True),
     Operation("interest_forget_user", (
         "Permanently delete everything stored about the person (events, windows, summaries, vectors, feedback, "
         "reports). Use only when the person explicitly asks to delete their data, with confirm=true. Cannot be "

@@ -36,17 +36,25 @@ from interest_tools.pipeline import Workspace
 from interest_tools.recommend import (
     FeedbackKind,
     Preferences,
+    PreferenceTimeline,
     Recommendations,
     RecommendConfig,
+    StatementSource,
     check_feedback,
+    conflict_json,
     describe,
-    preferences_from,
+    parse_instant,
+    preference_timeline,
+    preferences_at,
     recommend,
+    statement_record,
+    timeline,
     user_context,
 )
 from interest_tools.settings import Settings
 from interest_tools.store import (
     EmbeddingsLike,
+    FeedbackLog,
     InterestStore,
     ItemVectorMirror,
     SentenceTransformerEmbeddings,
@@ -95,6 +103,7 @@ class Engine(FreshnessMixin):
         self.chat_model = chat_model
         self.lock: threading.RLock = self.workspace.lock  # one lock for loading and writing
         self.auto_refresh = True  # see FreshnessMixin
+        self.feedback_log = FeedbackLog(self.root)  # stated preferences, parsed once per change of the file
 
     # ------------------------------------------------------------------------------------ lazy state
 
@@ -190,6 +199,7 @@ class Engine(FreshnessMixin):
         with self.lock:
             self.workspace.mark_fresh()  # taken before anything reloads: a later write is always seen
             Loaded.reset(self)
+            self.feedback_log.invalidate()
 
     def users(self) -> list[str]:
         """Every stored user id, sorted."""
@@ -273,7 +283,13 @@ class Engine(FreshnessMixin):
     def history_as_of(self, user_id: str, as_of: datetime | date | str) -> HistoryAsOf:
         """What the user was into at a date: the window covering it and the trend up to it."""
         self.check_user(user_id)
-        return history_as_of(self.windows.for_user(user_id), as_of, self.dataset.items)
+        result = history_as_of(self.windows.for_user(user_id), as_of, self.dataset.items)
+        said = [s for s in timeline(self.feedback_records(user_id), result.as_of) if s.in_force]
+        result.stated_preferences = [s.model_dump(mode="json") for s in said]
+        if said:
+            dated = (f"{s.describe(self.titles)} (since {s.stated_at.date().isoformat()})" for s in said)
+            result.narrative += " Stated preferences in force then: " + "; ".join(dated) + "."
+        return result
 
     def forecast(self, user_id: str) -> Forecast:
         """Forecast the user's next window, framed in the stored cut (see :mod:`interest_tools.forecast.framing`)."""
@@ -291,29 +307,62 @@ class Engine(FreshnessMixin):
             threshold=config.shift_threshold,
         )
 
-    def preferences(self, user_id: str) -> Preferences:
-        """What the user said in the chat (later statements override earlier ones)."""
-        return preferences_from(self.feedback_records(user_id))
+    def preferences(self, user_id: str, at: datetime | date | str | None = None) -> Preferences:
+        """What the user said in the chat that is in force at ``at`` (now by default).
+
+        A later statement about the same item or category ends the earlier one; an expired one (past its
+        ``valid_until``) no longer applies. See :mod:`interest_tools.recommend._timeline`.
+        """
+        when = state.now() if at is None else parse_instant(at, "at")
+        return preferences_at(self.feedback_records(user_id), when)
+
+    def preference_timeline(self, user_id: str, as_of: datetime | date | str | None = None) -> PreferenceTimeline:
+        """Every statement made by ``as_of`` (now by default) with its state then, and the conflicts then.
+
+        Conflicts: statements in force that the behaviour since contradicts, and the latest observed shift (in
+        the windows up to ``as_of``) that no statement covers.
+        """
+        self.check_user(user_id)
+        at = state.now() if as_of is None else parse_instant(as_of, "as_of")
+        wins = [w for w in self.windows.for_user(user_id) if w.start <= at]
+        shifts = explain_user(wins, self.dataset.items).shifts if wins else []
+        records, events = self.feedback_records(user_id), self.user_events(user_id)
+        return preference_timeline(user_id, records, at, events, self.catalog, shifts)
 
     def feedback_records(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's stated feedback, oldest first."""
-        return [r for r in state.read_jsonl(self.root, state.FEEDBACK) if r.get("user_id") == user_id]
+        """The user's stated feedback records, in file order (the timeline orders them by ``stated_at``)."""
+        return self.feedback_log.records(user_id)
 
     def add_feedback(
         self, user_id: str, kind: FeedbackKind, *, item_id: str | None = None, category: str | None = None,
-        text: str = "",
+        text: str = "", stated_at: datetime | date | str | None = None,
+        valid_until: datetime | date | str | None = None, source: StatementSource = "tool",
     ) -> dict[str, Any]:  # fmt: skip
-        """Record what the person said; it applies to the very next recommendation.
+        """Record what the person said; from the next recommendation on it applies while it is in force.
+
+        The statement is appended to the timeline: a later statement about the same item or category ends an
+        earlier one (which stays on the timeline as superseded); only :meth:`forget_user` deletes.
+
+        Args:
+            user_id: The person.
+            kind: more_like_item, not_this_item, more_category or no_more_category.
+            item_id: The item (item kinds).
+            category: The category (category kinds).
+            text: The person's words, kept as evidence.
+            stated_at: When the person said it (default now; a past date backfills it into its place).
+            valid_until: When it lapses by itself (e.g. "for a month"); default never.
+            source: Where it was said: tool (LangChain), cli or mcp.
 
         Raises:
-            ConfigError: Unknown kind, or a missing or unknown item or category (the message names valid ones).
+            ConfigError: Unknown kind, a missing or unknown item or category (the message names valid ones), a
+                future ``stated_at`` or a ``valid_until`` not after it.
         """
         self.check_user(user_id)
         check_feedback(kind, item_id, category, self.titles, self.catalog.all_categories())
-        record = {"user_id": user_id, "kind": kind, "item_id": item_id, "category": category,
-                  "text": text[:500], "timestamp": state.now().isoformat()}  # fmt: skip
+        record = statement_record(user_id, kind, item_id=item_id, category=category, text=text, now=state.now(),
+                                  stated_at=stated_at, valid_until=valid_until, source=source)  # fmt: skip
         with self.lock, state.writer_lock(self.root):
-            state.append_jsonl(self.root, state.FEEDBACK, record)
+            self.feedback_log.append(record)
         return record
 
     def recommend(
@@ -332,11 +381,13 @@ class Engine(FreshnessMixin):
         )  # fmt: skip
 
     def explain(self, user_id: str) -> Explanation:
-        """Why the user's interests shifted, with evidence and stated preferences."""
+        """Why the user's interests shifted, with evidence, stated preferences and where the two disagree."""
         self.check_user(user_id)
         result = explain_user(self.windows.for_user(user_id), self.dataset.items, chat_model=self.chat_model)
-        prefs = self.preferences(user_id)
-        result.stated_preferences = describe(prefs, self.titles)
+        now, records = state.now(), self.feedback_records(user_id)
+        result.stated_preferences = describe(preferences_at(records, now), self.titles)
+        said = preference_timeline(user_id, records, now, self.user_events(user_id), self.catalog, result.shifts)
+        result.conflicts = conflict_json(said.conflicts)
         return result
 
     def report(

@@ -17,7 +17,7 @@ JSON of ``interest-tools explain USER --json`` (``Explanation.model_dump(mode="j
                  "rising": [{"category", "before", "after"}], "falling": [...], "new": [...], "faded": [...],
                  "magnitude": 0.42, "evidence_item_ids": ["296", ...]}],      # largest magnitude first
      "stable": [{"category", "share", "coverage"}],
-     "narrative": "...", "stated_preferences": []}
+     "narrative": "...", "stated_preferences": [], "conflicts": []}
 
 ``before``/``after`` are the pooled segments on either side of the shift (between neighbouring shifts or the
 ends of the history): start of the first window, exclusive end of the last; the shift is at ``after.start``.
@@ -58,6 +58,10 @@ class Explanation(BaseModel):
     stable: list[StableInterest] = Field(default_factory=list, description="Stable core interests.")
     narrative: str = Field(default="", description="Plain-English account built only from the facts above.")
     stated_preferences: list[str] = Field(default_factory=list, description="What the user said (engine).")
+    conflicts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Where what the user said and what they did disagree, with evidence and a question (engine).",
+    )
     narrative_source: Literal["template", "llm"] = Field(default="template", exclude=True, description="Writer.")
     narrative_note: str = Field(default="", exclude=True, description="Why an LLM narrative was replaced.")
     titles: dict[str, str] = Field(default_factory=dict, exclude=True, description="Evidence item id -> title.")
@@ -105,6 +109,9 @@ class HistoryAsOf(BaseModel):
     rising: list[CategoryChange] = Field(description="`window` vs the pooled earlier trend windows: rose.")
     falling: list[CategoryChange] = Field(description="`window` vs the pooled earlier trend windows: fell.")
     narrative: str = Field(description="Plain-English answer built from the fields above.")
+    stated_preferences: list[dict[str, Any]] = Field(
+        default_factory=list, description="The statements in force at the date, as in the timeline (engine)."
+    )
 
     @property
     def text(self) -> str:

@@ -7,6 +7,14 @@ and says for each item which forecast interest it serves and which past item it 
 
 from __future__ import annotations
 
+from interest_tools.recommend._conflicts import (
+    Conflict,
+    PreferenceTimeline,
+    conflict_json,
+    preference_timeline,
+    shift_conflicts,
+    statement_conflicts,
+)
 from interest_tools.recommend._feedback import FEEDBACK_KINDS, FeedbackKind, check_feedback, describe, preferences_from
 from interest_tools.recommend._recommend import (
     Preferences,
@@ -17,18 +25,42 @@ from interest_tools.recommend._recommend import (
     recommend,
     user_context,
 )
+from interest_tools.recommend._timeline import (
+    SOURCES,
+    Statement,
+    StatementSource,
+    in_force_at,
+    parse_instant,
+    preferences_at,
+    statement_record,
+    timeline,
+)
 
 __all__ = [
     "FEEDBACK_KINDS",
+    "SOURCES",
+    "Conflict",
     "FeedbackKind",
+    "PreferenceTimeline",
     "Preferences",
     "RecommendConfig",
     "Recommendations",
     "RecommendedItem",
+    "Statement",
+    "StatementSource",
     "UserContext",
     "check_feedback",
+    "conflict_json",
     "describe",
+    "in_force_at",
+    "parse_instant",
+    "preference_timeline",
+    "preferences_at",
     "preferences_from",
     "recommend",
+    "shift_conflicts",
+    "statement_conflicts",
+    "statement_record",
+    "timeline",
     "user_context",
 ]

@@ -1,8 +1,9 @@
 """What a person says in the chat ("more like this", "no more horror", "not this one"), as preferences.
 
-Feedback is stored as records (see :mod:`interest_tools.store._state`), applied to the very next recommendation,
-and shown in explanations as stated preferences beside the observed ones. A later statement about the same
-item or category overrides an earlier one.
+Feedback is stored as records (see :mod:`interest_tools.store._state`), applied from the very next
+recommendation while in force, and shown in explanations as stated preferences beside the observed ones. A
+later statement about the same item or category ends an earlier one; the timeline of statements (times,
+supersession, expiry) is :mod:`interest_tools.recommend._timeline`.
 """
 
 from __future__ import annotations

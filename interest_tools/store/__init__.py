@@ -27,6 +27,7 @@ from interest_tools.store._embed import (
     item_text,
     resolve_model_path,
 )
+from interest_tools.store._feedback_log import FeedbackLog
 from interest_tools.store._mirror import ItemVectorMirror
 from interest_tools.store._models import (
     ItemHit,
@@ -43,6 +44,7 @@ __all__ = [
     "HASH_KEY",
     "EmbedConfig",
     "EmbeddingsLike",
+    "FeedbackLog",
     "InterestStore",
     "ItemHit",
     "ItemVectorMirror",

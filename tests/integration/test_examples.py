@@ -71,6 +71,14 @@ def test_shopping_bot_respects_purchase_and_feedback(tmp_path: Path) -> None:
     assert '"categories": ["Camping", "Hiking"]' in out
     assert '-> tool call interest_ingest_events({"events": [{"item_id": "p' in out
     assert '-> tool call interest_feedback({"kind": "no_more_category", "category": "Running"' in out
+    assert '"valid_until": "' in out  # "for a month": the statement lapses by itself
+    # Then she buys running gear after all: the bot checks the timeline, notices and asks (issue 16).
+    assert "-> tool call interest_preferences({})" in out
+    assert "since then they had 3 events on Running" in out
+    assert "no more Running said" in out and "(in force, tool)" in out
+    noticed = section(out, "conflict noticed: ", "final list:")
+    assert "Road running shoes" in noticed and "Should I lift it?" in noticed
+    assert "One thing before I suggest more: You said 'no more Running' on" in out
     assert "Running items in the final list: none" in out
     assert "stated preferences stored: no more Running" in out
     bought = re.search(r"bought item (p\d{3}) \((.+?)\) in the final list: (yes|no)", out)

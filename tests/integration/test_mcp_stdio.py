@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 NAMES = {
     "interest_windows", "interest_summaries", "interest_search_history", "interest_history_as_of",
-    "interest_forecast", "interest_recommend", "interest_explain_shift", "interest_report",
+    "interest_forecast", "interest_recommend", "interest_explain_shift", "interest_preferences", "interest_report",
     "interest_ingest_events", "interest_feedback", "interest_forget_user",
 }  # fmt: skip
 

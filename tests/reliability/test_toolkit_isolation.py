@@ -70,6 +70,7 @@ VALID: dict[str, list[dict[str, Any]]] = {
     "interest_forecast": [{}],
     "interest_recommend": [{"k": 3}, {"k": 10, "categories": ["Comedy"]}, {"exclude_categories": ["Sci-Fi"]}],
     "interest_explain_shift": [{}],
+    "interest_preferences": [{}, {"as_of": "2020-08-01"}],
     "interest_feedback": [
         {"kind": "no_more_category", "category": "Comedy", "text": "u2 told me to"},
         {"kind": "more_like_item", "item_id": "i04"},
@@ -101,6 +102,7 @@ def _without(text: str, args: dict[str, Any]) -> str:
         "interest_forecast",
         "interest_recommend",
         "interest_explain_shift",
+        "interest_preferences",
         "interest_feedback",
         "interest_ingest_events",
     ],

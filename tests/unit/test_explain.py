@@ -144,7 +144,7 @@ def test_explanation_json_shape(planted):
     wins, items = planted
     data = explain_user(wins["u"], items).to_json()
     json.dumps(data)
-    assert set(data) == {"user_id", "shifts", "stable", "narrative", "stated_preferences"}
+    assert set(data) == {"user_id", "shifts", "stable", "narrative", "stated_preferences", "conflicts"}
     assert data["user_id"] == "u"
     (s,) = data["shifts"]
     assert set(s) == {"before", "after", "rising", "falling", "new", "faded", "magnitude", "evidence_item_ids"}
@@ -268,7 +268,9 @@ def test_config_round_trip_and_validation():
 
 def test_explanation_accepts_minimal_fields():
     ex = Explanation(user_id="x", shifts=[], stable=[], narrative="n")
-    assert ex.to_json() == {"user_id": "x", "shifts": [], "stable": [], "narrative": "n", "stated_preferences": []}
+    assert ex.to_json() == {
+        "user_id": "x", "shifts": [], "stable": [], "narrative": "n", "stated_preferences": [], "conflicts": []
+    }  # fmt: skip
 
 
 def test_gap_months_do_not_hide_the_boundary():

@@ -95,7 +95,9 @@ def test_json_and_config(planted):
     h = history_as_of(wins["u"], "2015-10-15", Catalog.of(items), ExplainConfig(trend_windows=5))
     data = h.model_dump(mode="json")
     json.dumps(data)
-    assert set(data) == {"user_id", "as_of", "covered", "window", "trend", "rising", "falling", "narrative"}
+    assert set(data) == {
+        "user_id", "as_of", "covered", "window", "trend", "rising", "falling", "narrative", "stated_preferences"
+    }  # fmt: skip
     assert set(data["window"]) == {"start", "end", "n_events", "categories", "top_items"}
     assert data["as_of"] == "2015-10-15T00:00:00Z"
     assert len(data["trend"]) == 5

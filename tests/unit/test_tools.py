@@ -29,6 +29,7 @@ NAMES = [
     "interest_forecast",
     "interest_recommend",
     "interest_explain_shift",
+    "interest_preferences",
     "interest_report",
     "interest_ingest_events",
     "interest_feedback",

@@ -28,6 +28,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "interest_forecast": {},
     "interest_recommend": {"k": 3, "exclude_categories": ["Horror"]},
     "interest_explain_shift": {},
+    "interest_preferences": {"as_of": "2020-08-15"},
     "interest_report": {"format": "md"},
     "interest_ingest_events": {"events": [{"item_id": "i10", "timestamp": "2021-01-05T20:00:00Z", "rating": 4.5}]},
     "interest_feedback": {"kind": "no_more_category", "category": "Horror", "text": "no more horror"},

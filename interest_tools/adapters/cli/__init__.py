@@ -6,7 +6,10 @@ package; importing this package registers every command.
 
 from __future__ import annotations
 
-from interest_tools.adapters.cli import _store_commands  # noqa: F401  (registers the store commands on `app`)
+from interest_tools.adapters.cli import (
+    _preference_commands,  # noqa: F401  (registers `preferences` on `app`)
+    _store_commands,  # noqa: F401  (registers the store commands on `app`)
+)
 from interest_tools.adapters.cli._common import app
 
 

@@ -238,6 +238,8 @@ def explain(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as
         print_json(result.model_dump(mode="json"))
         return
     out.print(result.narrative, highlight=False)
+    for conflict in result.conflicts:  # stated vs observed (see `interest-tools preferences`)
+        out.print(f"[bold]conflict:[/] {conflict['message']}", highlight=False)
 
 
 @app.command()
@@ -270,12 +272,20 @@ def feedback(
     kind: Annotated[str, typer.Option(help="more_like_item, not_this_item, more_category or no_more_category.")],
     item: Annotated[str | None, typer.Option(help="Item id (item kinds).")] = None,
     category: Annotated[str | None, typer.Option(help="Category (category kinds).")] = None,
+    stated_at: Annotated[
+        str | None, typer.Option("--stated-at", help="When it was said, e.g. 2024-03-03 (default now).")
+    ] = None,
+    valid_until: Annotated[
+        str | None, typer.Option("--valid-until", help="When it lapses by itself, e.g. 2024-04-03 (default never).")
+    ] = None,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record what the person said; it applies to the next recommendation."""
-    record = engine_from(store, chroma_url).add_feedback(user, kind, item_id=item, category=category)  # type: ignore[arg-type]
+    """Record what the person said; from the next recommendation on it applies while in force."""
+    record = engine_from(store, chroma_url).add_feedback(
+        user, kind, item_id=item, category=category, stated_at=stated_at, valid_until=valid_until, source="cli",  # type: ignore[arg-type]
+    )  # fmt: skip
     if as_json:
         print_json(record)
         return
