@@ -33,7 +33,13 @@ from interest_tools.adapters._operation_args import (
     ToolArgumentError,
 )
 from interest_tools.adapters._operation_context import Operation, ToolContext
-from interest_tools.recommend import FEEDBACK_KINDS
+from interest_tools.adapters._operation_outputs import FeedbackResult, ForgetResult, IngestResult, ReportResult
+from interest_tools.explain import Explanation, HistoryAsOf
+from interest_tools.forecast import Forecast
+from interest_tools.recommend import FEEDBACK_KINDS, Recommendations
+from interest_tools.store import WindowHit
+from interest_tools.summaries import WindowSummary
+from interest_tools.windows import Window
 
 __all__ = [
     "OPERATIONS",
@@ -42,9 +48,9 @@ __all__ = [
 ]
 
 
-def _check_categories(ctx: ToolContext, names: list[str] | None) -> None:
+def _check_categories(ctx: ToolContext, names: list[str]) -> None:
     known = ctx.categories()
-    unknown = sorted(set(names or ()) - set(known))
+    unknown = sorted(set(names) - set(known))
     if unknown:
         more = f" ... ({len(known)} in all)" if len(known) > 60 else ""
         raise ToolArgumentError(f"unknown categor(ies) {unknown}; valid categories: {', '.join(known[:60])}{more}")
@@ -120,7 +126,9 @@ def _render_forecast(f: dict[str, Any]) -> str:
 def _recommend(ctx: ToolContext, user: str, args: RecommendArgs) -> dict[str, Any]:
     _check_categories(ctx, args.categories)
     _check_categories(ctx, args.exclude_categories)
-    recs = ctx.engine.recommend(user, args.k, categories=args.categories, exclude_categories=args.exclude_categories)
+    recs = ctx.engine.recommend(
+        user, args.k, categories=args.categories or None, exclude_categories=args.exclude_categories or None
+    )
     return recs.model_dump(mode="json")
 
 
@@ -199,50 +207,53 @@ OPERATIONS: tuple[Operation, ...] = (
         "The person's interest profile per time window (e.g. month): event count, category shares, top items, "
         "categories that appeared or faded. Use when you need the raw timeline of what they engaged with; "
         "for a narrative of how their tastes changed use interest_explain_shift."), LastArgs, _windows,
-        _render_windows),
+        _render_windows, output=list[Window]),
     Operation("interest_summaries", (
         "A short written summary of each time window of the person's history, oldest first. Use when you want "
-        "a readable period-by-period account of what they were into."), LastArgs, _summaries, _render_summaries),
+        "a readable period-by-period account of what they were into."), LastArgs, _summaries, _render_summaries,
+        output=list[WindowSummary]),
     Operation("interest_search_history", (
         "Find the periods of the person's past that match a topic, e.g. 'when was I into horror?' or 'my "
         "documentary phase'. Use when they ask about a period by subject rather than by date."), SearchArgs,
-        _search, _render_search),
+        _search, _render_search, output=list[WindowHit]),
     Operation("interest_history_as_of", (
         "What the person was into at a given date, and the trend leading up to it. Use when they ask about a "
         "specific time ('in March 2019', 'last summer'); convert it to an ISO date first."), AsOfArgs, _as_of,
-        lambda r: str(r["narrative"])),
+        lambda r: str(r["narrative"]), output=HistoryAsOf),
     Operation("interest_forecast", (
         "Forecast the person's interests in their next period: category shares, which interests are rising and "
         "which are fading. Use when asked what they are likely to get into next."), NoArgs, _forecast,
-        _render_forecast),
+        _render_forecast, output=Forecast),
     Operation("interest_recommend", (
         "Suggest items for the person's next period, each with a reason. Use when they ask for suggestions. "
         "What they said earlier (interest_feedback) is applied automatically; pass categories or "
-        "exclude_categories only to narrow this one request."), RecommendArgs, _recommend, _render_recommend),
+        "exclude_categories only to narrow this one request."), RecommendArgs, _recommend, _render_recommend,
+        output=Recommendations),
     Operation("interest_explain_shift", (
         "Explain how and why the person's interests shifted over time, with evidence items, their stable core "
         "interests and the preferences they stated. Use when they ask how or why their tastes changed."),
-        NoArgs, _explain, _render_explain),
+        NoArgs, _explain, _render_explain, output=Explanation),
     Operation("interest_report", (
         "Write a shareable report file (charts of category shares with shifts, summaries, forecast, "
         "recommendations) and return its path. Use only when the person asks for a report or document; it "
         "is not needed to answer questions."), ReportArgs, _report,
-        lambda r: "Wrote the report: " + ", ".join(r["files"])),
+        lambda r: "Wrote the report: " + ", ".join(r["files"]), output=ReportResult),
     Operation("interest_ingest_events", (
         "Record new things the person watched, read or rated, by catalog item id. Use when they tell you about "
         "them ('I just watched X and loved it'), so that their windows, summaries, search and forecast include "
         "them. For likes or dislikes about suggestions use interest_feedback instead."), IngestArgs, _ingest,
-        _render_ingest, writes=True),
+        _render_ingest, writes=True, output=IngestResult),
     Operation("interest_feedback", (
         "Record what the person wants more or less of. Use when they say so in the chat: 'more like this' "
         "(more_like_item + item_id), 'not this one' (not_this_item + item_id), 'more comedies' (more_category + "
         "category), 'no more horror' (no_more_category + category). It applies to the very next recommendation, "
         "shows in explanations as a stated preference, and later statements override earlier ones. Kinds: "
-        f"{', '.join(FEEDBACK_KINDS)}."), FeedbackArgs, _feedback, _render_feedback, writes=True),
+        f"{', '.join(FEEDBACK_KINDS)}."), FeedbackArgs, _feedback, _render_feedback, writes=True,
+        output=FeedbackResult),
     Operation("interest_forget_user", (
         "Permanently delete everything stored about the person (events, windows, summaries, vectors, feedback). "
         "Use only when the person explicitly asks to delete their data, with confirm=true. Cannot be undone."),
-        ForgetArgs, _forget, _render_forget, writes=True),
+        ForgetArgs, _forget, _render_forget, writes=True, output=ForgetResult),
 )  # fmt: skip
 
 OPERATIONS_BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}

@@ -261,7 +261,7 @@ def test_allow_writes_exposes_the_write_tools_and_forget_takes_only_true(servers
             errors.append(_text(result))
         assert (await client.call_tool("interest_windows", {"user_id": "u3"})).data, "nothing was deleted"
         done = await client.call_tool("interest_forget_user", {"user_id": "u3", "confirm": True})
-        return names, errors, done.data
+        return names, errors, done.structured_content
 
     names, errors, done = server.run(body, token=ENV_TOKEN)
     assert names == ALL_TOOLS
