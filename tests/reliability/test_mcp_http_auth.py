@@ -323,6 +323,7 @@ def test_forget_confirm_is_a_strict_boolean_in_every_adapter(fresh: Engine, valu
 
 
 def test_unknown_user_messages_name_no_other_user(fresh: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from interest_tools.adapters.cli import _common as cli_common
     from interest_tools.adapters.cli import _store_commands as cli_store
     from interest_tools.windows import user_windows
 
@@ -335,6 +336,7 @@ def test_unknown_user_messages_name_no_other_user(fresh: Engine, monkeypatch: py
 
     texts.append(asyncio.run(mcp()))
     monkeypatch.setattr(cli_store, "engine_from", lambda store, url: fresh)
+    monkeypatch.setattr(cli_common, "engine_from", lambda store, url: fresh)  # the commands run through the table
     for command in (["summaries", UNKNOWN], ["forecast", UNKNOWN], ["forget", UNKNOWN]):
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 2, result.output

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from interest_tools.data import Dataset, load_dataset
@@ -33,6 +34,9 @@ out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from interest_tools.adapters._operation_context import Operation, ToolContext
     from interest_tools.engine import Engine
 
 DatasetOpt = Annotated[
@@ -61,10 +65,10 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InterestToolsError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except ValueError as exc:  # pydantic validation of flags
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -104,6 +108,38 @@ def engine_from(store: Path | None, chroma_url: str | None) -> Engine:
     from interest_tools.engine import Engine
 
     return Engine(settings_from(store, chroma_url))
+
+
+def parse_operation(
+    name: str, user: str, store: Path | None, chroma_url: str | None, **raw: Any
+) -> tuple[ToolContext, Operation, BaseModel]:
+    """Validate a command's arguments against one operation of the agent operations table (the store stays closed).
+
+    The CLI goes through the same table as the LangChain and MCP tools, so it accepts and refuses the same
+    arguments with the same messages (a refusal is a :class:`ToolArgumentError`: exit 2).
+
+    Args:
+        name: The operation, e.g. ``interest_recommend``.
+        user: The user id argument.
+        store: ``--store``.
+        chroma_url: ``--chroma-url``.
+        **raw: The operation's arguments, named as in its schema (``k``, ``categories``, ...).
+
+    Returns:
+        The (operator) tool context over the store, the operation, and the validated arguments.
+    """
+    from interest_tools.adapters._operation_context import ToolContext
+    from interest_tools.adapters._operations import OPERATIONS_BY_NAME
+
+    op = OPERATIONS_BY_NAME[name]
+    context = ToolContext(engine_from(store, chroma_url))
+    return context, op, context.parse(op, {"user_id": user, **raw})
+
+
+def run_operation(name: str, user: str, store: Path | None, chroma_url: str | None, **raw: Any) -> Any:
+    """Validate (:func:`parse_operation`) and run one operation for ``user``; return its JSON artifact."""
+    context, op, args = parse_operation(name, user, store, chroma_url, **raw)
+    return context.execute(op, args)[1]
 
 
 def progress_printer() -> Callable[[str], None]:

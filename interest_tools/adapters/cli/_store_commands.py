@@ -1,6 +1,8 @@
 """CLI commands that build or read a store (registered on :data:`interest_tools.adapters.cli._common.app`).
 
 Every command takes ``--store PATH`` or ``--chroma-url URL`` (or their environment variables) and ``--json``.
+The commands that have an agent tool (summaries, search, history, forecast, recommend, explain, report, feedback)
+validate and run through the one operations table (:func:`run_operation`), so they refuse what the tools refuse.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from interest_tools.adapters.cli._common import (
     engine_from,
     handle_errors,
     out,
+    parse_operation,
     print_json,
     progress_printer,
     resolve_dataset,
+    run_operation,
     settings_from,
     window_config,
 )
@@ -126,12 +130,12 @@ def users(store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = 
 @handle_errors
 def summaries(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     """List a user's window summaries."""
-    rows = engine_from(store, chroma_url).user_summaries(user)
+    rows = run_operation("interest_summaries", user, store, chroma_url)
     if as_json:
-        print_json([r.to_json() for r in rows])
+        print_json(rows)
         return
     for r in rows:
-        out.print(f"[bold]{r.start.date()}[/] {r.summary}", highlight=False)
+        out.print(f"[bold]{r['start'][:10]}[/] {r['summary']}", highlight=False)
 
 
 @app.command()
@@ -139,18 +143,18 @@ def summaries(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, 
 def search(
     user: UserArg,
     query: Annotated[str, typer.Argument(help="A question about the user's past, e.g. 'when did I like horror?'.")],
-    k: Annotated[int, typer.Option("-k", help="How many windows.")] = 5,
+    k: Annotated[int, typer.Option("-k", help="How many windows (1-20).")] = 5,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search a user's window summaries by meaning."""
-    hits = engine_from(store, chroma_url).search_history(user, query, k)
+    hits = run_operation("interest_search_history", user, store, chroma_url, query=query, k=k)
     if as_json:
-        print_json([h.model_dump(mode="json") for h in hits])
+        print_json(hits)
         return
     for h in hits:
-        out.print(f"[bold]{h.start.date()}[/] ({h.score:.2f}) {h.summary}", highlight=False)
+        out.print(f"[bold]{h['start'][:10]}[/] ({h['score']:.2f}) {h['summary']}", highlight=False)
 
 
 @app.command()
@@ -163,21 +167,24 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """What a user's interests were at a date, and the trend up to it."""
-    result = engine_from(store, chroma_url).history_as_of(user, as_of)
+    result = run_operation("interest_history_as_of", user, store, chroma_url, date=as_of)
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result)
         return
-    out.print(getattr(result, "text", None) or result.model_dump_json(indent=2), highlight=False)
+    out.print(result["narrative"], highlight=False)
 
 
 @app.command()
 @handle_errors
 def forecast(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     """Forecast a user's next window: category shares, rising and falling."""
-    result = engine_from(store, chroma_url).forecast(user)
+    from interest_tools.forecast import Forecast
+
+    raw = run_operation("interest_forecast", user, store, chroma_url)
     if as_json:
-        print_json(result.to_json())
+        print_json(raw)
         return
+    result = Forecast.model_validate(raw)
     out.print(f"Next window {result.next_window.start.date()} to {result.next_window.end.date()} ({result.model}):")
     for cat, share in list(result.category_weights.items())[:8]:
         out.print(f"  {cat:<20} {share:6.1%}")
@@ -191,7 +198,7 @@ def forecast(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, a
 @handle_errors
 def recommend(
     user: UserArg,
-    k: Annotated[int, typer.Option("-k", help="How many items.")] = 10,
+    k: Annotated[int, typer.Option("-k", help="How many items (1-50).")] = 10,
     category: Annotated[list[str] | None, typer.Option(help="Only items in these categories (repeatable).")] = None,
     exclude_category: Annotated[list[str] | None, typer.Option(help="No items in these categories.")] = None,
     store: StoreOpt = None,
@@ -199,15 +206,18 @@ def recommend(
     as_json: JsonOpt = False,
 ) -> None:
     """Recommend items for a user's next window, each with a reason."""
-    result = engine_from(store, chroma_url).recommend(user, k, categories=category, exclude_categories=exclude_category)
+    result = run_operation(
+        "interest_recommend", user, store, chroma_url, k=k, categories=category or [],
+        exclude_categories=exclude_category or [],
+    )  # fmt: skip
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result)
         return
     table = Table(title=f"Recommendations for user {user}")
     for col in ("title", "categories", "reason"):
         table.add_column(col)
-    for item in result.items:
-        table.add_row(item.title, ", ".join(item.categories), item.reason)
+    for item in result["items"]:
+        table.add_row(item["title"], ", ".join(item["categories"]), item["reason"])
     out.print(table)
 
 
@@ -215,11 +225,11 @@ def recommend(
 @handle_errors
 def explain(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     """Explain how and why a user's interests shifted, with evidence."""
-    result = engine_from(store, chroma_url).explain(user)
+    result = run_operation("interest_explain_shift", user, store, chroma_url)
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result)
         return
-    out.print(result.narrative, highlight=False)
+    out.print(result["narrative"], highlight=False)
 
 
 @app.command()
@@ -235,9 +245,8 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Write an explainability report: category chart with shifts, summaries, forecast, recommendations."""
-    if fmt not in ("html", "md"):
-        raise ConfigError(f"--format must be html or md, not '{fmt}'")
-    files = engine_from(store, chroma_url).report(user, out_path, fmt)  # type: ignore[arg-type]  # checked above
+    context, _op, args = parse_operation("interest_report", user, store, chroma_url, format=fmt)
+    files = context.engine.report(user, out_path, args.format)  # type: ignore[attr-defined]  # ReportArgs
     if as_json:
         print_json({"user_id": user, "files": [str(f) for f in files]})
         return
@@ -256,7 +265,7 @@ def feedback(
     as_json: JsonOpt = False,
 ) -> None:
     """Record what the person said; it applies to the next recommendation."""
-    record = engine_from(store, chroma_url).add_feedback(user, kind, item_id=item, category=category)  # type: ignore[arg-type]
+    record = run_operation("interest_feedback", user, store, chroma_url, kind=kind, item_id=item, category=category)
     if as_json:
         print_json(record)
         return
