@@ -60,7 +60,7 @@ def build(
 ) -> None:
     """Build windows, summaries, the item and window collections, and the forecaster."""
     from interest_tools.forecast import ForecastConfig
-    from interest_tools.pipeline import BuildConfig
+    from interest_tools.pipeline import BuildConfig, noun_for_dataset
 
     if summarizer not in ("template", "llm"):
         raise ConfigError(f"--summarizer must be template or llm, not '{summarizer}'")
@@ -68,7 +68,7 @@ def build(
         raise ConfigError(f"--engine must be local or ray, not '{engine_kind}'")
     data = resolve_dataset(dataset, events, items)
     forecast = ForecastConfig() if epochs is None else ForecastConfig(epochs=epochs)
-    noun = "movies" if data.name == "movielens-small" else "items"
+    noun = noun_for_dataset(data.name)
     config = BuildConfig.model_validate(
         {
             "window": window_config(freq).model_dump(),
