@@ -29,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: flags show no "<bool>" placeholder, and it reads the same when piped
 )
 out = Console()
 err = Console(stderr=True)
@@ -48,11 +49,19 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 FreqOpt = Annotated[str, typer.Option("--freq", help="Window length: week, month, quarter or year.")]
 StoreOpt = Annotated[
     Path | None,
-    typer.Option("--store", help="Store directory (default .interest_store, env INTEREST_TOOLS_STORE_PATH)."),
+    typer.Option(
+        "--store",
+        help="Store directory: events, items, summaries, feedback, build state and the forecaster, and the vectors "
+        "unless --chroma-url (default .interest_store, env INTEREST_TOOLS_STORE_PATH). Needed with --chroma-url too.",
+    ),
 ]
 UrlOpt = Annotated[
     str | None,
-    typer.Option("--chroma-url", help="Chroma server URL, e.g. http://localhost:8000 (env INTEREST_TOOLS_CHROMA_URL)."),
+    typer.Option(
+        "--chroma-url",
+        help="Chroma server that holds the vectors, e.g. http://localhost:8000 (env INTEREST_TOOLS_CHROMA_URL); "
+        "the rest stays in --store.",
+    ),
 ]
 UserArg = Annotated[str, typer.Argument(help="User id.")]
 
@@ -100,7 +109,10 @@ def settings_from(store: Path | None, chroma_url: str | None) -> Settings:
         overrides["store_path"] = store
     if chroma_url is not None:
         overrides["chroma_url"] = chroma_url
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    if chroma_url is not None:
+        settings.note_flag("chroma_url", "--chroma-url")  # messages then say "leave out --chroma-url"
+    return settings
 
 
 def engine_from(store: Path | None, chroma_url: str | None) -> Engine:
@@ -195,40 +207,58 @@ def demo(
     user: Annotated[str, typer.Option(help="User to explain and report on.")] = "414",
     store: Annotated[Path, typer.Option("--store", help="Store directory to build.")] = Path(".interest_store"),
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the report goes.")] = Path("reports"),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what each step produced as JSON (the walk-through goes to stderr).")
+    ] = False,
 ) -> None:
     """Run the whole pipeline on the bundled MovieLens data and explain what each step shows."""
     from interest_tools.engine import Engine
     from interest_tools.pipeline import BuildConfig
 
+    say = err if as_json else out  # with --json, stdout carries only the JSON
     data = load_named("movielens-small")
-    out.rule("interest-tools demo")
-    out.print(
+    say.rule("interest-tools demo")
+    say.print(
         f"[bold]1. Data[/]: bundled MovieLens ml-latest-small, {len(data.events):,} ratings by "
         f"{data.events['user_id'].nunique()} users of {len(data.items):,} movies (genres are the categories)."
     )
     engine = Engine(settings_from(store, None))
-    out.print(f"[bold]2. Build[/] into {store}: monthly windows, template summaries, embeddings, LSTM forecaster.")
+    say.print(f"[bold]2. Build[/] into {store}: monthly windows, template summaries, embeddings, LSTM forecaster.")
     # Training is capped at 3 minutes here so that the demo stays short; `interest-tools build` trains to early stop.
     config = BuildConfig.model_validate({"summary": {"noun": "movies"}, "forecast": {"max_train_minutes": 3.0}})
-    report = engine.build(data, config, progress=lambda msg: out.print(f"   … {msg}", highlight=False))
-    out.print(
+    report = engine.build(data, config, progress=lambda msg: say.print(f"   … {msg}", highlight=False))
+    say.print(
         f"   {report.n_windows:,} windows; embedded {report.items_embedded:,} item and {report.windows_embedded:,}"
         f" summary texts (a rerun embeds only what changed); stage seconds {report.seconds}."
     )
-    out.print(f"[bold]3. User {user}'s windows[/] (last 4 of {len(engine.user_windows(user))} summaries):")
+    say.print(f"[bold]3. User {user}'s windows[/] (last 4 of {len(engine.user_windows(user))} summaries):")
     for s in engine.user_summaries(user)[-4:]:
-        out.print(f"   {s.summary}", highlight=False)
-    out.print("[bold]4. Why their interests shifted[/]:")
-    out.print("   " + engine.explain(user).narrative.replace("\n", "\n   "), highlight=False)
+        say.print(f"   {s.summary}", highlight=False)
+    say.print("[bold]4. Why their interests shifted[/]:")
+    explanation = engine.explain(user)
+    say.print("   " + explanation.narrative.replace("\n", "\n   "), highlight=False)
     fc = engine.forecast(user)
     top = ", ".join(f"{c} {v:.0%}" for c, v in list(fc.category_weights.items())[:4])
-    out.print(f"[bold]5. Forecast[/] for {fc.next_window.start.date()}..{fc.next_window.end.date()}: {top}")
-    out.print("[bold]6. Recommendations[/] with reasons:")
-    for item in engine.recommend(user, 5).items:
-        out.print(f"   {item.title}: {item.reason}", highlight=False)
+    say.print(f"[bold]5. Forecast[/] for {fc.next_window.start.date()}..{fc.next_window.end.date()}: {top}")
+    say.print("[bold]6. Recommendations[/] with reasons:")
+    recs = engine.recommend(user, 5)
+    for item in recs.items:
+        say.print(f"   {item.title}: {item.reason}", highlight=False)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = engine.report(user, out_dir / f"user_{user}.html")
-    out.print(f"[bold]7. Report[/]: {files[0]} (self-contained HTML: chart with shifts, summaries, forecast, picks).")
-    out.print(
+    say.print(f"[bold]7. Report[/]: {files[0]} (self-contained HTML: chart with shifts, summaries, forecast, picks).")
+    say.print(
         "Next: `interest-tools recommend 1 --json`, `interest-tools explain 1`, `interest-tools serve-mcp --user 1`."
     )
+    if as_json:
+        print_json(
+            {
+                "user_id": user,
+                "build": report.model_dump(),
+                "summaries": [s.to_json() for s in engine.user_summaries(user)[-4:]],
+                "explanation": explanation.to_json(),
+                "forecast": fc.to_json(),
+                "recommendations": recs.model_dump(mode="json"),
+                "report": [str(f) for f in files],
+            }
+        )
