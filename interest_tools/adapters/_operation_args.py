@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from interest_tools.errors import ConfigError
 
@@ -64,6 +64,12 @@ class RecommendArgs(_Args):
     exclude_categories: list[str] = Field(
         default=[], description="No items in any of these catalog categories (this request only)."
     )
+
+    @field_validator("categories", "exclude_categories", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: object) -> object:
+        """``null`` (what models and older callers send for "no filter") means the empty list."""
+        return [] if value is None else value
 
 
 class ReportArgs(_Args):

@@ -247,6 +247,8 @@ def test_a_list_argument_passed_as_the_inspector_passes_it(engine: Engine) -> No
     assert [it["item_id"] for it in result.structured_content["items"]] == [
         it.item_id for it in engine.recommend("u2", 3, categories=["Comedy"]).items
     ]
+    unfiltered = call(create_server(engine, user_id="u2"), "interest_recommend", {"k": 3, "categories": None})
+    assert unfiltered.structured_content == engine.recommend("u2", 3).model_dump(mode="json")  # null: no filter
 
 
 @pytest.mark.parametrize(
