@@ -1,8 +1,10 @@
-"""The one table of agent operations; the LangChain tools and the MCP tools are both generated from it.
+"""The one table of agent operations; the LangChain tools and the MCP tools are both generated from it, and the
+CLI commands that have a tool validate and run through it (so all three refuse the same arguments alike).
 
 Each :class:`Operation` has a name, a description that tells a model *when* to use it, a pydantic args model
 (a description on every field, no ``user_id``: who the user is never comes from the model), an engine call
-that returns the same JSON as the CLI's ``--json``, and a renderer of a short text for the model.
+that returns the same JSON as the CLI's ``--json``, the type of that JSON (the MCP output schema; see
+``_operation_outputs``), and a renderer of a short text for the model.
 :class:`ToolContext` binds the operations to one :class:`~interest_tools.engine.Engine` and either one user
 (per-user tools) or none (operator tools, which take ``user_id`` as an argument on purpose).
 
