@@ -44,7 +44,7 @@ def stdio_client(root: Path, *extra: str) -> Client[Any]:
         command=sys.executable,
         # The console script's entry point (`python -m interest_tools.adapters.cli._common` runs cli.py as __main__, a second copy
         # of the module that the store commands do not register on).
-        args=["-c", "from interest_tools.adapters.cli._common import main; main()", "serve-mcp", "--store", str(root), *extra],
+        args=["-c", "from interest_tools.adapters.cli import main; main()", "serve-mcp", "--store", str(root), *extra],
         env=env,
         keep_alive=False,
     )
