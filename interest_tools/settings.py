@@ -6,9 +6,10 @@ Every field can be set by an environment variable prefixed ``INTEREST_TOOLS_`` (
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -21,11 +22,17 @@ class Settings(BaseSettings):
 
     store_path: Path = Field(
         default=Path(".interest_store"),
-        description="Directory of the embedded persistent Chroma store (and model checkpoints beside it).",
+        description=(
+            "Store directory: the canonical data (events, items, summaries, feedback, build state) and the "
+            "forecaster, plus the embedded Chroma vectors when chroma_url is unset. Needed with chroma_url too."
+        ),
     )
     chroma_url: str | None = Field(
         default=None,
-        description="URL of a Chroma server (http://host:port). When set, the server is used instead of store_path.",
+        description=(
+            "URL of a Chroma server (http://host:port) that holds the vectors (item and window collections) "
+            "instead of store_path/chroma; everything else stays in store_path."
+        ),
     )
     embedding_model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,
@@ -66,6 +73,20 @@ class Settings(BaseSettings):
             "Bearer token that `serve-mcp --transport http` requires of every request (`--token-file` overrides it)."
         ),
     )
+
+    _given_by: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def note_flag(self, name: str, flag: str) -> None:
+        """Record that setting ``name`` came from a command-line flag (so messages name the flag)."""
+        self._given_by[name] = flag
+
+    def how_to_unset(self, name: str) -> str:
+        """How the user takes setting ``name`` away again, naming what they used: the flag, the variable, or both."""
+        var = f"INTEREST_TOOLS_{name.upper()}"
+        ways = [f"leave out {self._given_by[name]}"] if name in self._given_by else []
+        if os.environ.get(var):
+            ways.append(f"unset {var}")
+        return " and ".join(ways) or f"leave Settings.{name} unset"
 
     @property
     def checkpoint_dir(self) -> Path:

@@ -2,8 +2,9 @@
 
 Tool names, descriptions and argument schemas come from :data:`interest_tools.adapters._operations.OPERATIONS`, so they
 agree with the LangChain tools by construction. A result is the short text (content) plus the CLI's JSON
-(structured content; lists are wrapped as ``{"result": [...]}`` and unwrapped by FastMCP clients). Caller-fixable
-problems come back as tool errors (``isError``) naming the valid values.
+(structured content), described by the tool's declared output schema (lists are wrapped as ``{"result": [...]}``,
+marked ``x-fastmcp-wrap-result``, and unwrapped by FastMCP clients). The server announces the package's version.
+Caller-fixable problems come back as tool errors (``isError``) naming the valid values.
 
 Run it with ``interest-tools serve-mcp [--transport stdio|http] [--user USER] [--store P]``. Over HTTP every
 request needs the bearer token, Host and Origin are checked, and without ``--user`` the write tools need
@@ -25,6 +26,7 @@ from fastmcp.server.auth import AuthProvider
 from fastmcp.tools import Tool, ToolResult
 from pydantic import PrivateAttr
 
+from interest_tools._version import __version__
 from interest_tools.adapters._mcp_access import HttpAccess
 from interest_tools.adapters._operation_context import Operation, ToolContext
 from interest_tools.adapters._operations import select
@@ -47,11 +49,12 @@ class OperationTool(Tool):
 
     @classmethod
     def create(cls, context: ToolContext, operation: Operation) -> OperationTool:
-        """Build the tool for one operation; its input schema is the operation's args model."""
+        """Build the tool for one operation; its input and output schemas come from the operation's types."""
         tool = cls(
             name=operation.name,
             description=operation.description,
             parameters=context.args_model(operation).model_json_schema(),
+            output_schema=operation.output_schema,
         )
         tool._context = context
         tool._operation = operation
@@ -94,7 +97,8 @@ def create_server(
         auth: FastMCP authentication of HTTP requests (see :func:`create_http_server`); ``None`` for stdio.
     """
     context = ToolContext(engine, user_id, report_dir, source="mcp")
-    server = FastMCP(name, instructions=INSTRUCTIONS if writes else READ_ONLY_INSTRUCTIONS, auth=auth)
+    instructions = INSTRUCTIONS if writes else READ_ONLY_INSTRUCTIONS
+    server = FastMCP(name, instructions=instructions, version=__version__, auth=auth)
     for op in select(include):
         if writes or not op.writes:
             server.add_tool(OperationTool.create(context, op))

@@ -2,14 +2,16 @@
 
 Every field has a description (the adapters show it to the model); no model has ``user_id``: who the user is
 never comes from the model (operator tools add it: see ``Operation.operator_args`` in
-:mod:`interest_tools.adapters._operation_context`).
+:mod:`interest_tools.adapters._operation_context`). List fields are plain arrays with an empty default, never
+``list | None``: a schema ``anyOf`` [array, null] has no top-level ``type``, and clients that type arguments from
+the schema (the MCP Inspector CLI's ``--tool-arg 'categories=["Comedy"]'``) then send the list as a string.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from interest_tools.errors import ConfigError
 
@@ -55,12 +57,19 @@ class RecommendArgs(_Args):
     """How many items and which categories."""
 
     k: int = Field(default=5, ge=1, le=50, description="How many items to suggest (1-50).")
-    categories: list[str] | None = Field(
-        default=None, description="Only items in at least one of these catalog categories (this request only)."
+    categories: list[str] = Field(
+        default=[],
+        description="Only items in at least one of these catalog categories (this request only; empty: any).",
     )
-    exclude_categories: list[str] | None = Field(
-        default=None, description="No items in any of these catalog categories (this request only)."
+    exclude_categories: list[str] = Field(
+        default=[], description="No items in any of these catalog categories (this request only)."
     )
+
+    @field_validator("categories", "exclude_categories", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: object) -> object:
+        """``null`` (what models and older callers send for "no filter") means the empty list."""
+        return [] if value is None else value
 
 
 class ReportArgs(_Args):
@@ -108,6 +117,14 @@ class FeedbackArgs(_Args):
         max_length=40,
         description="ISO 8601 date when it lapses by itself ('for a month': a month from today); omit for never.",
     )
+
+    @model_validator(mode="after")
+    def _needs_its_target(self) -> FeedbackArgs:
+        """Item kinds need ``item_id`` and category kinds need ``category`` (said before any lookup)."""
+        field = "item_id" if self.kind in ("more_like_item", "not_this_item") else "category"
+        if not getattr(self, field):
+            raise ValueError(f"{self.kind} needs {field} (the {field.replace('_', ' ')} the person referred to)")
+        return self
 
 
 class PreferencesArgs(_Args):

@@ -36,6 +36,14 @@ class Operation:
     call: Call
     render: Callable[[Any], str]
     writes: bool = False
+    output: Any = dict[str, Any]  # the artifact's type (a model, or list[model]): the MCP output schema
+
+    @property
+    def output_schema(self) -> dict[str, Any]:
+        """The JSON schema of the artifact for MCP (an object; a list is wrapped as ``{"result": [...]}``)."""
+        from interest_tools.adapters._operation_outputs import mcp_output_schema
+
+        return mcp_output_schema(self.output)
 
     @property
     def operator_args(self) -> type[BaseModel]:
@@ -152,6 +160,8 @@ class ToolContext:
                 lines.append("user_id: not an argument; these tools always act for the person in this conversation")
             elif err["type"] == "extra_forbidden":
                 lines.append(f"{loc}: not an argument; valid arguments: {', '.join(fields) or 'none'}")
+            elif not err["loc"]:  # a check across fields (model validator): its message says it all
+                lines.append(str(err["msg"]).removeprefix("Value error, "))
             else:
                 hint = fields[top].description if top in fields and len(err["loc"]) == 1 else None
                 lines.append(f"{loc}: {err['msg']}" + (f" ({hint})" if hint else ""))

@@ -1,8 +1,12 @@
-"""The one table of agent operations; the LangChain tools and the MCP tools are both generated from it.
+"""The one table of agent operations, from which the LangChain tools, the MCP tools and the CLI all work.
+
+The LangChain and MCP tools are generated from it, and the CLI commands that have a tool validate and run through
+it, so all three refuse the same arguments alike.
 
 Each :class:`Operation` has a name, a description that tells a model *when* to use it, a pydantic args model
 (a description on every field, no ``user_id``: who the user is never comes from the model), an engine call
-that returns the same JSON as the CLI's ``--json``, and a renderer of a short text for the model.
+that returns the same JSON as the CLI's ``--json``, the type of that JSON (the MCP output schema; see
+``_operation_outputs``), and a renderer of a short text for the model.
 :class:`ToolContext` binds the operations to one :class:`~interest_tools.engine.Engine` and either one user
 (per-user tools) or none (operator tools, which take ``user_id`` as an argument on purpose).
 
@@ -32,9 +36,14 @@ from interest_tools.adapters._operation_args import (
     ToolArgumentError,
 )
 from interest_tools.adapters._operation_context import Operation, ToolContext
-from interest_tools.recommend import FEEDBACK_KINDS
+from interest_tools.adapters._operation_outputs import FeedbackResult, ForgetResult, IngestResult, ReportResult
+from interest_tools.explain import Explanation, HistoryAsOf
+from interest_tools.forecast import Forecast
+from interest_tools.recommend import FEEDBACK_KINDS, PreferenceTimeline, Recommendations
 from interest_tools.report import REPORTS, forget_reports, report_path
-from interest_tools.windows import percent, share_change
+from interest_tools.store import WindowHit
+from interest_tools.summaries import WindowSummary
+from interest_tools.windows import Window, percent, share_change
 
 __all__ = [
     "OPERATIONS",
@@ -43,9 +52,9 @@ __all__ = [
 ]
 
 
-def _check_categories(ctx: ToolContext, names: list[str] | None) -> None:
+def _check_categories(ctx: ToolContext, names: list[str]) -> None:
     known = ctx.categories()
-    unknown = sorted(set(names or ()) - set(known))
+    unknown = sorted(set(names) - set(known))
     if unknown:
         more = f" ... ({len(known)} in all)" if len(known) > 60 else ""
         raise ToolArgumentError(f"unknown categor(ies) {unknown}; valid categories: {', '.join(known[:60])}{more}")
@@ -121,7 +130,9 @@ def _render_forecast(f: dict[str, Any]) -> str:
 def _recommend(ctx: ToolContext, user: str, args: RecommendArgs) -> dict[str, Any]:
     _check_categories(ctx, args.categories)
     _check_categories(ctx, args.exclude_categories)
-    recs = ctx.engine.recommend(user, args.k, categories=args.categories, exclude_categories=args.exclude_categories)
+    recs = ctx.engine.recommend(
+        user, args.k, categories=args.categories or None, exclude_categories=args.exclude_categories or None
+    )
     return recs.model_dump(mode="json")
 
 
@@ -235,47 +246,49 @@ OPERATIONS: tuple[Operation, ...] = (
         "The person's interest profile per time window (e.g. month): event count, category shares, top items, "
         "categories that appeared or faded. Use when you need the raw timeline of what they engaged with; "
         "for a narrative of how their tastes changed use interest_explain_shift."), LastArgs, _windows,
-        _render_windows),
+        _render_windows, output=list[Window]),
     Operation("interest_summaries", (
         "A short written summary of each time window of the person's history, oldest first. Use when you want "
-        "a readable period-by-period account of what they were into."), LastArgs, _summaries, _render_summaries),
+        "a readable period-by-period account of what they were into."), LastArgs, _summaries, _render_summaries,
+        output=list[WindowSummary]),
     Operation("interest_search_history", (
         "Find the periods of the person's past that match a topic, e.g. 'when was I into horror?' or 'my "
         "documentary phase'. Use when they ask about a period by subject rather than by date."), SearchArgs,
-        _search, _render_search),
+        _search, _render_search, output=list[WindowHit]),
     Operation("interest_history_as_of", (
         "What the person was into at a given date, and the trend leading up to it. Use when they ask about a "
         "specific time ('in March 2019', 'last summer'); convert it to an ISO date first."), AsOfArgs, _as_of,
-        lambda r: str(r["narrative"])),
+        lambda r: str(r["narrative"]), output=HistoryAsOf),
     Operation("interest_forecast", (
         "Forecast the person's interests in their next period: category shares, which interests are rising and "
         "which are fading. Use when asked what they are likely to get into next."), NoArgs, _forecast,
-        _render_forecast),
+        _render_forecast, output=Forecast),
     Operation("interest_recommend", (
         "Suggest items for the person's next period, each with a reason. Use when they ask for suggestions. "
         "What they said earlier (interest_feedback) is applied automatically while in force; pass categories or "
-        "exclude_categories only to narrow this one request."), RecommendArgs, _recommend, _render_recommend),
+        "exclude_categories only to narrow this one request."), RecommendArgs, _recommend, _render_recommend,
+        output=Recommendations),
     Operation("interest_explain_shift", (
         "Explain how and why the person's interests shifted over time, with evidence items, their stable core "
         "interests, the preferences they stated, and where what they said and what they did disagree (with a "
         "question to ask). Use when they ask how or why their tastes changed."),
-        NoArgs, _explain, _render_explain),
+        NoArgs, _explain, _render_explain, output=Explanation),
     Operation("interest_preferences", (
         "The timeline of what the person said they want more or less of: each statement with the date it was "
         "said, whether it is in force, superseded by a later one or expired, and where their behaviour since "
         "contradicts it (with the evidence and a question to ask). Use when you need to quote what they said and "
         "when, or before acting on an old statement; pass as_of for the timeline at a past date."), PreferencesArgs,
-        _preferences, _render_preferences),
+        _preferences, _render_preferences, output=PreferenceTimeline),
     Operation("interest_report", (
         "Write a shareable report file (charts of category shares with shifts, summaries, forecast, "
         "recommendations) and return its path. Use only when the person asks for a report or document; it "
         "is not needed to answer questions."), ReportArgs, _report,
-        lambda r: "Wrote the report: " + ", ".join(r["files"])),
+        lambda r: "Wrote the report: " + ", ".join(r["files"]), output=ReportResult),
     Operation("interest_ingest_events", (
         "Record new things the person watched, read or rated, by catalog item id. Use when they tell you about "
         "them ('I just watched X and loved it'), so that their windows, summaries, search and forecast include "
         "them. For likes or dislikes about suggestions use interest_feedback instead."), IngestArgs, _ingest,
-        _render_ingest, writes=True),
+        _render_ingest, writes=True, output=IngestResult),
     Operation("interest_feedback", (
         "Record what the person wants more or less of. Use when they say so in the chat: 'more like this' "
         "(more_like_item + item_id), 'not this one' (not_this_item + item_id), 'more comedies' (more_category + "
@@ -283,12 +296,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "and shows in explanations as a stated preference. A later statement about the same item or category "
         "ends the earlier one (both stay on the timeline: interest_preferences). For 'no horror for a month' "
         f"pass valid_until. Kinds: {', '.join(FEEDBACK_KINDS)}."), FeedbackArgs, _feedback, _render_feedback,
-        writes=True),
+        writes=True, output=FeedbackResult),
     Operation("interest_forget_user", (
         "Permanently delete everything stored about the person (events, windows, summaries, vectors, feedback, "
         "reports). Use only when the person explicitly asks to delete their data, with confirm=true. Cannot be "
         "undone."),
-        ForgetArgs, _forget, _render_forget, writes=True),
+        ForgetArgs, _forget, _render_forget, writes=True, output=ForgetResult),
 )  # fmt: skip
 
 OPERATIONS_BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}

@@ -11,6 +11,7 @@ from interest_tools.pipeline._build import BuildConfig, BuildReport, Progress, b
 from interest_tools.pipeline._health import health_report
 from interest_tools.pipeline._maintenance import compact, forget_user
 from interest_tools.pipeline._ray import RayConfig
+from interest_tools.pipeline._wording import noun_for_dataset
 from interest_tools.pipeline._workspace import Workspace
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "forget_user",
     "health_report",
     "ingest",
+    "noun_for_dataset",
     "window_config_from_label",
 ]

@@ -27,6 +27,7 @@ from interest_tools.data import (
 from interest_tools.errors import InterestToolsError
 from interest_tools.forecast import ForecastConfig, train_forecaster
 from interest_tools.pipeline._ray import RayConfig
+from interest_tools.pipeline._wording import recorded_summary, stored_summary_config
 from interest_tools.store import WindowDoc, embed_matrix, embeddings_name, item_text, state
 from interest_tools.summaries import Summarizer, SummaryConfig, WindowSummary, make_summarizer
 from interest_tools.windows import Window, WindowConfig, WindowTable, compute_windows
@@ -177,6 +178,7 @@ def build(
                 forecast_window=forecast_window,
                 embedding_model=embeddings_name(ws.embeddings),
                 summarizer=config.summarizer,
+                summary=recorded_summary(config.summary),
                 n_events=len(dataset.events),
                 n_users=n_users,
                 n_items=len(dataset.items),
@@ -232,7 +234,9 @@ def ingest(
         ws: The store to update.
         events: New events (file path or DataFrame, canonical columns or validated like ``load_events``).
         items: New or changed catalog rows (optional); users with events on changed items are updated too.
-        config: Summary settings (the window cut stays the stored one).
+        config: Summary settings (the window cut stays the stored one); by default the store's own: the wording
+            the build recorded (``BuildState.summary``, see :mod:`interest_tools.pipeline._wording`), so the
+            windows whose text did not change are not embedded again.
         retrain: Retrain the forecaster on all events afterwards (otherwise it reads the new windows as
             history without retraining).
         event_columns: Column mapping of the events file (source name to canonical name).
@@ -275,7 +279,9 @@ def ingest(
         if interrupted or not consistent:
             touched |= set(new_events["user_id"])  # finish what a killed ingest may have left half-done
         users = sorted(touched)
-        cfg = (config or BuildConfig(train_forecaster=False)).model_copy(update={"window": window_config})
+        if config is None:
+            config = BuildConfig(train_forecaster=False, summary=stored_summary_config(prior, stored_summaries))
+        cfg = config.model_copy(update={"window": window_config})
         affected = merged[merged["user_id"].isin(users)]
         table = compute_windows(affected, catalog, window_config)
         fresh_summaries, docs = _summarise(ws, table, users, affected, catalog, cfg)
@@ -295,6 +301,7 @@ def ingest(
                 "n_users": int(merged["user_id"].nunique()),
                 "n_items": len(catalog),
                 "n_windows": len(summaries),
+                "summary": recorded_summary(cfg.summary),
                 "updated_at": state.now(),
             }
         )

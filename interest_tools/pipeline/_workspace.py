@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from interest_tools.data import Dataset
-from interest_tools.errors import ConfigError
+from interest_tools.errors import ConfigError, NotBuiltError
 from interest_tools.settings import Settings
 from interest_tools.store import EmbeddingsLike, InterestStore, StoreConfig, state
 from interest_tools.windows import WindowConfig
@@ -106,20 +106,40 @@ class Workspace:
 
     # ------------------------------------------------------------------------------------ stored files
 
+    def _not_built(self, exc: NotBuiltError) -> NotBuiltError:
+        """In server mode, say that the store directory is still needed (the server holds only the vectors)."""
+        if not self.settings.chroma_url:
+            return exc
+        return NotBuiltError(
+            f"{exc}. With a Chroma server ({self.settings.chroma_url}) the server holds only the vectors; the "
+            "events, items, summaries, feedback, build state and forecaster stay in the store directory, so pass "
+            "--store (env INTEREST_TOOLS_STORE_PATH) with the directory the build wrote (copy or share it on "
+            "every host that serves from this Chroma server)"
+        )
+
     def build_state(self) -> state.BuildState:
         """The last build's record (raises :class:`~interest_tools.errors.NotBuiltError` before any build)."""
-        return state.read_state(self.root)
+        try:
+            return state.read_state(self.root)
+        except NotBuiltError as exc:
+            raise self._not_built(exc) from None
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        try:
+            return state.read_frame(self.root, name)
+        except NotBuiltError as exc:
+            raise self._not_built(exc) from None
 
     def dataset(self) -> Dataset:
         """The stored canonical events and items."""
-        events = state.read_frame(self.root, state.EVENTS)
-        items = state.read_frame(self.root, state.ITEMS)
+        events = self._frame(state.EVENTS)
+        items = self._frame(state.ITEMS)
         items["categories"] = items["categories"].map(list)
         return Dataset(events=events, items=items, name=self.build_state().dataset)
 
     def summaries(self) -> pd.DataFrame:
         """All stored window summaries (one row per window)."""
-        return state.read_frame(self.root, state.SUMMARIES)
+        return self._frame(state.SUMMARIES)
 
     def window_config(self) -> WindowConfig:
         """The cut of the stored summaries."""

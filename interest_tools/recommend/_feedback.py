@@ -32,6 +32,8 @@ def check_feedback(
             raise ConfigError(f"feedback '{kind}' needs a catalog item_id; '{item_id}' is not in the catalog")
     elif kind in ("more_category", "no_more_category"):
         known = sorted(set(categories))
+        if not category:
+            raise ConfigError(f"feedback '{kind}' needs a category; valid categories: {', '.join(known)}")
         if category not in known:
             raise ConfigError(f"unknown category '{category}'; valid categories: {', '.join(known)}")
     else:

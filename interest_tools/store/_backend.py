@@ -77,8 +77,8 @@ def connect(settings: Settings) -> tuple[ClientAPI, str]:
         except Exception as exc:
             raise StoreError(
                 f"cannot reach the Chroma server at {settings.chroma_url} ({exc}). Fix: start it with "
-                "`chroma run --path DIR --port PORT`, or unset INTEREST_TOOLS_CHROMA_URL to use the embedded "
-                f"store at {settings.store_path}"
+                f"`chroma run --path DIR --port PORT`, or {settings.how_to_unset('chroma_url')} to use the "
+                f"embedded store at {settings.store_path}"
             ) from exc
         return client, settings.chroma_url
     path = settings.store_path / "chroma"

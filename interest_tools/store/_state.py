@@ -43,6 +43,13 @@ class BuildState(BaseModel):
     forecast_window: dict[str, Any] | None = Field(default=None, description="WindowConfig the forecaster reads.")
     embedding_model: str = Field(description="Embedding model of both collections.")
     summarizer: str = Field(description="'template' or the chat model that wrote the summaries.")
+    summary: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "The SummaryConfig the summaries were written with (noun, limits; not the cache folder), reused by "
+            "ingest so new summaries read like the old ones; None in stores built before it was recorded."
+        ),
+    )
     n_events: int = Field(description="Events stored.")
     n_users: int = Field(description="Users stored.")
     n_items: int = Field(description="Items stored.")

@@ -44,7 +44,7 @@ def stdio_client(root: Path, *extra: str) -> Client[Any]:
         command=sys.executable,
         # The console script's entry point (`python -m interest_tools.adapters.cli._common` runs cli.py as __main__, a second copy
         # of the module that the store commands do not register on).
-        args=["-c", "from interest_tools.adapters.cli._common import main; main()", "serve-mcp", "--store", str(root), *extra],
+        args=["-c", "from interest_tools.adapters.cli import main; main()", "serve-mcp", "--store", str(root), *extra],
         env=env,
         keep_alive=False,
     )
@@ -65,9 +65,10 @@ def test_stdio_server_lists_tools_and_answers(built: tuple[Path, Engine]) -> Non
     tools, forecast, search, bad = asyncio.run(main())
     assert {t.name for t in tools} == NAMES
     assert all("user_id" not in t.input_schema["properties"] for t in tools)
-    assert forecast.data == engine.forecast("u1").to_json()
+    assert forecast.structured_content == engine.forecast("u1").to_json()
     assert "Forecast (lstm)" in forecast.content[0].text
     expected = [h.model_dump(mode="json") for h in engine.search_history("u1", "documentary films", 3)]
-    assert [h["index"] for h in search.data] == [h["index"] for h in expected]  # same model in both processes
-    assert {h["user_id"] for h in search.data} == {"u1"}
+    hits = search.structured_content["result"]
+    assert [h["index"] for h in hits] == [h["index"] for h in expected]  # same model in both processes
+    assert {h["user_id"] for h in hits} == {"u1"}
     assert bad.is_error and "valid categories: Comedy, Documentary, Drama, Horror, Sci-Fi" in bad.content[0].text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from interest_tools.adapters.cli import _store_commands as cli_store
+from interest_tools.adapters.cli import _common as cli_common
 from interest_tools.adapters.cli import app
 from interest_tools.engine import Engine
 from tests.harness.stores import persistent_engine
@@ -22,5 +22,5 @@ def _engine(store: Path | None, chroma_url: str | None) -> Engine:
 
 
 if __name__ == "__main__":
-    cli_store.engine_from = _engine  # the command looks the name up in its module at call time
+    cli_common.engine_from = _engine  # the command looks the name up in its module at call time
     app(sys.argv[1:], prog_name="interest-tools")

@@ -22,9 +22,8 @@ _FAKE_CLI = """
 import sys
 from langchain_core.embeddings import DeterministicFakeEmbedding
 import interest_tools.adapters.cli._common as cli
-import interest_tools.adapters.cli._store_commands as cli_store
 from interest_tools.engine import Engine
-cli_store.engine_from = lambda store, url: Engine(cli.settings_from(store, url), embeddings=DeterministicFakeEmbedding(size=16))
+cli.engine_from = lambda store, url: Engine(cli.settings_from(store, url), embeddings=DeterministicFakeEmbedding(size=16))
 sys.argv = ["interest-tools", *sys.argv[1:]]
 from interest_tools.adapters.cli import main
 main()

@@ -261,7 +261,7 @@ def test_allow_writes_exposes_the_write_tools_and_forget_takes_only_true(servers
             errors.append(_text(result))
         assert (await client.call_tool("interest_windows", {"user_id": "u3"})).data, "nothing was deleted"
         done = await client.call_tool("interest_forget_user", {"user_id": "u3", "confirm": True})
-        return names, errors, done.data
+        return names, errors, done.structured_content
 
     names, errors, done = server.run(body, token=ENV_TOKEN)
     assert names == ALL_TOOLS
@@ -323,7 +323,7 @@ def test_forget_confirm_is_a_strict_boolean_in_every_adapter(fresh: Engine, valu
 
 
 def test_unknown_user_messages_name_no_other_user(fresh: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    from interest_tools.adapters.cli import _store_commands as cli_store
+    from interest_tools.adapters.cli import _common as cli_common
     from interest_tools.windows import user_windows
 
     texts = [_lc_call(fresh, None, "interest_summaries", {"user_id": UNKNOWN}).content]
@@ -334,7 +334,7 @@ def test_unknown_user_messages_name_no_other_user(fresh: Engine, monkeypatch: py
             return _text(result)
 
     texts.append(asyncio.run(mcp()))
-    monkeypatch.setattr(cli_store, "engine_from", lambda store, url: fresh)
+    monkeypatch.setattr(cli_common, "engine_from", lambda store, url: fresh)  # the commands run through the table
     for command in (["summaries", UNKNOWN], ["forecast", UNKNOWN], ["forget", UNKNOWN]):
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 2, result.output

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import interest_tools.adapters.cli._store_commands as cli_store
+import interest_tools.adapters.cli._common as cli_common
 from interest_tools.adapters.cli import app
 from interest_tools.adapters.cli._common import settings_from
 from interest_tools.data import load_events, load_items
@@ -228,7 +228,7 @@ def test_cli_ingest_takes_column_and_date_format(
     from tests.harness.stores import fake_embeddings
 
     monkeypatch.setattr(
-        cli_store, "engine_from", lambda store, url: Engine(settings_from(store, url), embeddings=fake_embeddings())
+        cli_common, "engine_from", lambda store, url: Engine(settings_from(store, url), embeddings=fake_embeddings())
     )
     events = tmp_path / "e.csv"
     events.write_text("userId,item_id,timestamp\nu2,i11,05/01/2021\n")
@@ -277,7 +277,7 @@ def test_cli_report_refuses_an_existing_file_without_force(
     from tests.harness.stores import fake_embeddings
 
     monkeypatch.setattr(
-        cli_store, "engine_from", lambda store, url: Engine(settings_from(store, url), embeddings=fake_embeddings())
+        cli_common, "engine_from", lambda store, url: Engine(settings_from(store, url), embeddings=fake_embeddings())
     )
     out = tmp_path / "report.html"
     out.write_text("keep me")

@@ -273,10 +273,9 @@ def test_feedback_written_before_statements_had_times_reads_as_statements_in_for
 
 
 def test_cli_feedback_and_preferences_json(engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
-    from interest_tools.adapters.cli import _preference_commands, _store_commands, app
+    from interest_tools.adapters.cli import _common, app
 
-    for module in (_preference_commands, _store_commands):
-        monkeypatch.setattr(module, "engine_from", lambda store, url: engine)
+    monkeypatch.setattr(_common, "engine_from", lambda store, url: engine)
     clock.at(20)
     runner = CliRunner()
     said = runner.invoke(app, ["feedback", "u1", "--kind", "no_more_category", "--category", "Horror",

@@ -191,6 +191,7 @@ EXPECTED: dict[str, list[str]] = {
         "forget_user",
         "health_report",
         "ingest",
+        "noun_for_dataset",
         "window_config_from_label",
     ],
     "interest_tools.adapters": [

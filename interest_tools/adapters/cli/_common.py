@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from interest_tools.data import Dataset, load_dataset
@@ -28,11 +29,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: flags show no "<bool>" placeholder, and it reads the same when piped
 )
 out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from interest_tools.adapters._operation_context import Operation, ToolContext
     from interest_tools.engine import Engine
 
 DatasetOpt = Annotated[
@@ -44,11 +49,19 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 FreqOpt = Annotated[str, typer.Option("--freq", help="Window length: week, month, quarter or year.")]
 StoreOpt = Annotated[
     Path | None,
-    typer.Option("--store", help="Store directory (default .interest_store, env INTEREST_TOOLS_STORE_PATH)."),
+    typer.Option(
+        "--store",
+        help="Store directory: events, items, summaries, feedback, build state and the forecaster, and the vectors "
+        "unless --chroma-url (default .interest_store, env INTEREST_TOOLS_STORE_PATH). Needed with --chroma-url too.",
+    ),
 ]
 UrlOpt = Annotated[
     str | None,
-    typer.Option("--chroma-url", help="Chroma server URL, e.g. http://localhost:8000 (env INTEREST_TOOLS_CHROMA_URL)."),
+    typer.Option(
+        "--chroma-url",
+        help="Chroma server that holds the vectors, e.g. http://localhost:8000 (env INTEREST_TOOLS_CHROMA_URL); "
+        "the rest stays in --store.",
+    ),
 ]
 UserArg = Annotated[str, typer.Argument(help="User id.")]
 ColumnOpt = Annotated[
@@ -73,10 +86,10 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InterestToolsError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except ValueError as exc:  # pydantic validation of flags
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -144,7 +157,10 @@ def settings_from(store: Path | None, chroma_url: str | None) -> Settings:
         overrides["store_path"] = store
     if chroma_url is not None:
         overrides["chroma_url"] = chroma_url
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    if chroma_url is not None:
+        settings.note_flag("chroma_url", "--chroma-url")  # messages then say "leave out --chroma-url"
+    return settings
 
 
 def engine_from(store: Path | None, chroma_url: str | None) -> Engine:
@@ -152,6 +168,38 @@ def engine_from(store: Path | None, chroma_url: str | None) -> Engine:
     from interest_tools.engine import Engine
 
     return Engine(settings_from(store, chroma_url))
+
+
+def parse_operation(
+    name: str, user: str, store: Path | None, chroma_url: str | None, **raw: Any
+) -> tuple[ToolContext, Operation, BaseModel]:
+    """Validate a command's arguments against one operation of the agent operations table (the store stays closed).
+
+    The CLI goes through the same table as the LangChain and MCP tools, so it accepts and refuses the same
+    arguments with the same messages (a refusal is a :class:`ToolArgumentError`: exit 2).
+
+    Args:
+        name: The operation, e.g. ``interest_recommend``.
+        user: The user id argument.
+        store: ``--store``.
+        chroma_url: ``--chroma-url``.
+        **raw: The operation's arguments, named as in its schema (``k``, ``categories``, ...).
+
+    Returns:
+        The (operator) tool context over the store, the operation, and the validated arguments.
+    """
+    from interest_tools.adapters._operation_context import ToolContext
+    from interest_tools.adapters._operations import OPERATIONS_BY_NAME
+
+    op = OPERATIONS_BY_NAME[name]
+    context = ToolContext(engine_from(store, chroma_url), source="cli")
+    return context, op, context.parse(op, {"user_id": user, **raw})
+
+
+def run_operation(name: str, user: str, store: Path | None, chroma_url: str | None, **raw: Any) -> Any:
+    """Validate (:func:`parse_operation`) and run one operation for ``user``; return its JSON artifact."""
+    context, op, args = parse_operation(name, user, store, chroma_url, **raw)
+    return context.execute(op, args)[1]
 
 
 def progress_printer() -> Callable[[str], None]:
@@ -210,40 +258,58 @@ def demo(
     user: Annotated[str, typer.Option(help="User to explain and report on.")] = "414",
     store: Annotated[Path, typer.Option("--store", help="Store directory to build.")] = Path(".interest_store"),
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the report goes.")] = Path("reports"),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what each step produced as JSON (the walk-through goes to stderr).")
+    ] = False,
 ) -> None:
     """Run the whole pipeline on the bundled MovieLens data and explain what each step shows."""
     from interest_tools.engine import Engine
     from interest_tools.pipeline import BuildConfig
 
+    say = err if as_json else out  # with --json, stdout carries only the JSON
     data = load_named("movielens-small")
-    out.rule("interest-tools demo")
-    out.print(
+    say.rule("interest-tools demo")
+    say.print(
         f"[bold]1. Data[/]: bundled MovieLens ml-latest-small, {len(data.events):,} ratings by "
         f"{data.events['user_id'].nunique()} users of {len(data.items):,} movies (genres are the categories)."
     )
     engine = Engine(settings_from(store, None))
-    out.print(f"[bold]2. Build[/] into {store}: monthly windows, template summaries, embeddings, LSTM forecaster.")
+    say.print(f"[bold]2. Build[/] into {store}: monthly windows, template summaries, embeddings, LSTM forecaster.")
     # Training is capped at 3 minutes here so that the demo stays short; `interest-tools build` trains to early stop.
     config = BuildConfig.model_validate({"summary": {"noun": "movies"}, "forecast": {"max_train_minutes": 3.0}})
-    report = engine.build(data, config, progress=lambda msg: out.print(f"   … {msg}", highlight=False))
-    out.print(
+    report = engine.build(data, config, progress=lambda msg: say.print(f"   … {msg}", highlight=False))
+    say.print(
         f"   {report.n_windows:,} windows; embedded {report.items_embedded:,} item and {report.windows_embedded:,}"
         f" summary texts (a rerun embeds only what changed); stage seconds {report.seconds}."
     )
-    out.print(f"[bold]3. User {user}'s windows[/] (last 4 of {len(engine.user_windows(user))} summaries):")
+    say.print(f"[bold]3. User {user}'s windows[/] (last 4 of {len(engine.user_windows(user))} summaries):")
     for s in engine.user_summaries(user)[-4:]:
-        out.print(f"   {s.summary}", highlight=False)
-    out.print("[bold]4. Why their interests shifted[/]:")
-    out.print("   " + engine.explain(user).narrative.replace("\n", "\n   "), highlight=False)
+        say.print(f"   {s.summary}", highlight=False)
+    say.print("[bold]4. Why their interests shifted[/]:")
+    explanation = engine.explain(user)
+    say.print("   " + explanation.narrative.replace("\n", "\n   "), highlight=False)
     fc = engine.forecast(user)
     top = ", ".join(f"{c} {percent(v)}" for c, v in list(fc.category_weights.items())[:4])
-    out.print(f"[bold]5. Forecast[/] for {fc.next_window.start.date()}..{fc.next_window.end.date()}: {top}")
-    out.print("[bold]6. Recommendations[/] with reasons:")
-    for item in engine.recommend(user, 5).items:
-        out.print(f"   {item.title}: {item.reason}", highlight=False)
+    say.print(f"[bold]5. Forecast[/] for {fc.next_window.start.date()}..{fc.next_window.end.date()}: {top}")
+    say.print("[bold]6. Recommendations[/] with reasons:")
+    recs = engine.recommend(user, 5)
+    for item in recs.items:
+        say.print(f"   {item.title}: {item.reason}", highlight=False)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = engine.report(user, out_dir / f"user_{user}.html")
-    out.print(f"[bold]7. Report[/]: {files[0]} (self-contained HTML: chart with shifts, summaries, forecast, picks).")
-    out.print(
+    say.print(f"[bold]7. Report[/]: {files[0]} (self-contained HTML: chart with shifts, summaries, forecast, picks).")
+    say.print(
         "Next: `interest-tools recommend 1 --json`, `interest-tools explain 1`, `interest-tools serve-mcp --user 1`."
     )
+    if as_json:
+        print_json(
+            {
+                "user_id": user,
+                "build": report.model_dump(),
+                "summaries": [s.to_json() for s in engine.user_summaries(user)[-4:]],
+                "explanation": explanation.to_json(),
+                "forecast": fc.to_json(),
+                "recommendations": recs.model_dump(mode="json"),
+                "report": [str(f) for f in files],
+            }
+        )

@@ -13,13 +13,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from interest_tools.adapters.cli import _common  # engine_from is looked up at call time (tests replace it)
 from interest_tools.adapters.cli._common import (
     JsonOpt,
     StoreOpt,
     UrlOpt,
     UserArg,
     app,
-    engine_from,
     handle_errors,
     out,
     print_json,
@@ -38,7 +38,7 @@ def preferences(
     as_json: JsonOpt = False,
 ) -> None:
     """List what a user said (in force, superseded, expired) and where their behaviour contradicts it."""
-    result = engine_from(store, chroma_url).preference_timeline(user, as_of)
+    result = _common.engine_from(store, chroma_url).preference_timeline(user, as_of)
     if as_json:
         print_json(result.to_json())
         return

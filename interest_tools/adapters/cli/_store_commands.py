@@ -1,6 +1,8 @@
 """CLI commands that build or read a store (registered on :data:`interest_tools.adapters.cli._common.app`).
 
 Every command takes ``--store PATH`` or ``--chroma-url URL`` (or their environment variables) and ``--json``.
+The commands that have an agent tool (summaries, search, history, forecast, recommend, explain, report, feedback)
+validate and run through the one operations table (:func:`run_operation`), so they refuse what the tools refuse.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from interest_tools.adapters.cli import _common  # engine_from is looked up at call time (tests replace it)
 from interest_tools.adapters.cli._common import (
     ColumnOpt,
     DatasetOpt,
@@ -25,12 +28,13 @@ from interest_tools.adapters.cli._common import (
     UserArg,
     app,
     column_map,
-    engine_from,
     handle_errors,
     out,
+    parse_operation,
     print_json,
     progress_printer,
     resolve_dataset,
+    run_operation,
     settings_from,
     window_config,
 )
@@ -64,7 +68,7 @@ def build(
 ) -> None:
     """Build windows, summaries, the item and window collections, and the forecaster."""
     from interest_tools.forecast import ForecastConfig
-    from interest_tools.pipeline import BuildConfig
+    from interest_tools.pipeline import BuildConfig, noun_for_dataset
 
     if summarizer not in ("template", "llm"):
         raise ConfigError(f"--summarizer must be template or llm, not '{summarizer}'")
@@ -72,7 +76,7 @@ def build(
         raise ConfigError(f"--engine must be local or ray, not '{engine_kind}'")
     data = resolve_dataset(dataset, events, items, columns=column, item_columns=item_column, date_format=date_format)
     forecast = ForecastConfig() if epochs is None else ForecastConfig(epochs=epochs)
-    noun = "movies" if data.name == "movielens-small" else "items"
+    noun = noun_for_dataset(data.name)
     config = BuildConfig.model_validate(
         {
             "window": window_config(freq).model_dump(),
@@ -83,7 +87,7 @@ def build(
             "engine": engine_kind,
         }
     )
-    engine = engine_from(store, chroma_url)
+    engine = _common.engine_from(store, chroma_url)
     if ray_address is not None:
         engine.settings.ray_address = ray_address
     report = engine.build(data, config, progress=progress_printer())
@@ -111,7 +115,7 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Append new events (and items) to a built store, updating only the windows they touch."""
-    report = engine_from(store, chroma_url).ingest(
+    report = _common.engine_from(store, chroma_url).ingest(
         events,
         items,
         retrain=retrain,
@@ -132,7 +136,7 @@ def ingest(
 @handle_errors
 def users(store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     """List the stored user ids (a local operator command: no MCP or LangChain tool lists them)."""
-    ids = engine_from(store, chroma_url).users()
+    ids = _common.engine_from(store, chroma_url).users()
     if as_json:
         print_json(ids)
         return
@@ -144,12 +148,12 @@ def users(store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = 
 @handle_errors
 def summaries(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     """List a user's window summaries."""
-    rows = engine_from(store, chroma_url).user_summaries(user)
+    rows = run_operation("interest_summaries", user, store, chroma_url)
     if as_json:
-        print_json([r.to_json() for r in rows])
+        print_json(rows)
         return
     for r in rows:
-        out.print(f"[bold]{r.start.date()}[/] {r.summary}", highlight=False)
+        out.print(f"[bold]{r['start'][:10]}[/] {r['summary']}", highlight=False)
 
 
 @app.command()
@@ -157,18 +161,18 @@ def summaries(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, 
 def search(
     user: UserArg,
     query: Annotated[str, typer.Argument(help="A question about the user's past, e.g. 'when did I like horror?'.")],
-    k: Annotated[int, typer.Option("-k", help="How many windows.")] = 5,
+    k: Annotated[int, typer.Option("-k", help="How many windows (1-20).")] = 5,
     store: StoreOpt = None,
     chroma_url: UrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search a user's window summaries by meaning."""
-    hits = engine_from(store, chroma_url).search_history(user, query, k)
+    hits = run_operation("interest_search_history", user, store, chroma_url, query=query, k=k)
     if as_json:
-        print_json([h.model_dump(mode="json") for h in hits])
+        print_json(hits)
         return
     for h in hits:
-        out.print(f"[bold]{h.start.date()}[/] ({h.score:.2f}) {h.summary}", highlight=False)
+        out.print(f"[bold]{h['start'][:10]}[/] ({h['score']:.2f}) {h['summary']}", highlight=False)
 
 
 @app.command()
@@ -181,21 +185,24 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """What a user's interests were at a date, and the trend up to it."""
-    result = engine_from(store, chroma_url).history_as_of(user, as_of)
+    result = run_operation("interest_history_as_of", user, store, chroma_url, date=as_of)
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result)
         return
-    out.print(getattr(result, "text", None) or result.model_dump_json(indent=2), highlight=False)
+    out.print(result["narrative"], highlight=False)
 
 
 @app.command()
 @handle_errors
 def forecast(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     """Forecast a user's next window: category shares, rising and falling."""
-    result = engine_from(store, chroma_url).forecast(user)
+    from interest_tools.forecast import Forecast
+
+    raw = run_operation("interest_forecast", user, store, chroma_url)
     if as_json:
-        print_json(result.to_json())
+        print_json(raw)
         return
+    result = Forecast.model_validate(raw)
     out.print(f"Next window {result.next_window.start.date()} to {result.next_window.end.date()} ({result.model}):")
     for cat, share in list(result.category_weights.items())[:8]:
         out.print(f"  {cat:<20} {share:6.1%}")
@@ -209,7 +216,7 @@ def forecast(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, a
 @handle_errors
 def recommend(
     user: UserArg,
-    k: Annotated[int, typer.Option("-k", help="How many items.")] = 10,
+    k: Annotated[int, typer.Option("-k", help="How many items (1-50).")] = 10,
     category: Annotated[list[str] | None, typer.Option(help="Only items in these categories (repeatable).")] = None,
     exclude_category: Annotated[list[str] | None, typer.Option(help="No items in these categories.")] = None,
     store: StoreOpt = None,
@@ -217,15 +224,18 @@ def recommend(
     as_json: JsonOpt = False,
 ) -> None:
     """Recommend items for a user's next window, each with a reason."""
-    result = engine_from(store, chroma_url).recommend(user, k, categories=category, exclude_categories=exclude_category)
+    result = run_operation(
+        "interest_recommend", user, store, chroma_url, k=k, categories=category or [],
+        exclude_categories=exclude_category or [],
+    )  # fmt: skip
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result)
         return
     table = Table(title=f"Recommendations for user {user}")
     for col in ("title", "categories", "reason"):
         table.add_column(col)
-    for item in result.items:
-        table.add_row(item.title, ", ".join(item.categories), item.reason)
+    for item in result["items"]:
+        table.add_row(item["title"], ", ".join(item["categories"]), item["reason"])
     out.print(table)
 
 
@@ -233,12 +243,12 @@ def recommend(
 @handle_errors
 def explain(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     """Explain how and why a user's interests shifted, with evidence."""
-    result = engine_from(store, chroma_url).explain(user)
+    result = run_operation("interest_explain_shift", user, store, chroma_url)
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        print_json(result)
         return
-    out.print(result.narrative, highlight=False)
-    for conflict in result.conflicts:  # stated vs observed (see `interest-tools preferences`)
+    out.print(result["narrative"], highlight=False)
+    for conflict in result.get("conflicts", []):  # stated vs observed (see `interest-tools preferences`)
         out.print(f"[bold]conflict:[/] {conflict['message']}", highlight=False)
 
 
@@ -256,9 +266,8 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Write an explainability report: category chart with shifts, summaries, forecast, recommendations."""
-    if fmt not in ("html", "md"):
-        raise ConfigError(f"--format must be html or md, not '{fmt}'")
-    files = engine_from(store, chroma_url).report(user, out_path, fmt, overwrite=force)  # type: ignore[arg-type]
+    context, _op, args = parse_operation("interest_report", user, store, chroma_url, format=fmt)
+    files = context.engine.report(user, out_path, args.format, overwrite=force)  # type: ignore[attr-defined]
     if as_json:
         print_json({"user_id": user, "files": [str(f) for f in files]})
         return
@@ -283,8 +292,9 @@ def feedback(
     as_json: JsonOpt = False,
 ) -> None:
     """Record what the person said; from the next recommendation on it applies while in force."""
-    record = engine_from(store, chroma_url).add_feedback(
-        user, kind, item_id=item, category=category, stated_at=stated_at, valid_until=valid_until, source="cli",  # type: ignore[arg-type]
+    record = run_operation(
+        "interest_feedback", user, store, chroma_url, kind=kind, item_id=item, category=category,
+        stated_at=stated_at, valid_until=valid_until,
     )  # fmt: skip
     if as_json:
         print_json(record)
@@ -304,7 +314,7 @@ def forget(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a user's events, windows, summaries, vectors, cached LLM outputs and feedback."""
-    engine = engine_from(store, chroma_url)
+    engine = _common.engine_from(store, chroma_url)
     counts = engine.forget_user(user)
     if compact and hasattr(engine, "compact"):
         engine.compact()
@@ -410,7 +420,7 @@ def serve_mcp(
             "--token-file, --allow-origin, --allow-host and --allow-writes apply to --transport http only"
         )
     serve(
-        engine_from(store, chroma_url),
+        _common.engine_from(store, chroma_url),
         transport=transport,  # type: ignore[arg-type]
         user_id=user,
         host=host,
