@@ -11,11 +11,11 @@ import pandas as pd
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
+import interest_tools.store._backend as backend
+import interest_tools.store._health as health
+import interest_tools.store._writer as writer
 from interest_tools.errors import ConfigError, DataValidationError, NotBuiltError, StoreError, UnknownUserError
 from interest_tools.settings import Settings
-from interest_tools.store import _backend as backend
-from interest_tools.store import _health as health
-from interest_tools.store import _writer as writer
 from interest_tools.store._embed import EmbeddingsLike, SentenceTransformerEmbeddings, embed_matrix, embeddings_name
 from interest_tools.store._models import ItemHit, StoreConfig, UpsertReport, WindowDoc, WindowHit, item_id_to_store
 from interest_tools.store._records import HASH_KEY, Records, item_hit, item_records, window_hit, window_records
