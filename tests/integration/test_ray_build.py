@@ -116,6 +116,7 @@ def test_llm_summaries_on_ray_equal_local_ones(
     from http.server import ThreadingHTTPServer
 
     from langchain_core.embeddings import DeterministicFakeEmbedding
+
     from tests.integration.test_summarize_openai import FakeOpenAI
 
     FakeOpenAI.requests = []

@@ -15,8 +15,8 @@ import pandas as pd
 from interest_tools.explain import explain_user
 from interest_tools.forecast.types import Forecast, NextWindow
 from interest_tools.recommend import RecommendConfig, recommend, user_context
-from tests.harness.synth import A, B, frame_of, make_catalog, shifted
 from interest_tools.windows import WindowConfig, compute_windows
+from tests.harness.synth import A, B, frame_of, make_catalog, shifted
 
 PER_CATEGORY = 40
 ITEMS = make_catalog(PER_CATEGORY)
