@@ -22,6 +22,8 @@ from interest_tools.distributed import RayConfig
 from interest_tools.embed import embed_matrix, embeddings_name, item_text
 from interest_tools.errors import ConfigError, InterestToolsError
 from interest_tools.forecast import ForecastConfig
+from interest_tools.forecast.checkpoint import stored_fingerprint
+from interest_tools.forecast.fingerprint import training_fingerprint
 from interest_tools.forecast.train import train_forecaster
 from interest_tools.store import WindowDoc
 from interest_tools.summarize import LLMSummarizer, Summarizer, SummaryConfig, TemplateSummarizer, WindowSummary
@@ -171,20 +173,28 @@ def build(
         state.write_frame(engine.root, state.ITEMS, dataset.items)
         state.write_frame(engine.root, state.SUMMARIES, summaries)
         forecast_window = None
+        trained = False
         if config.train_forecaster:
             t = time.perf_counter()
             fc_config = window_config_from_label(config.forecast.window_label)
-            fc_table = (
-                table
-                if table is not None and fc_config == config.window
-                else compute_windows(dataset.events, dataset.items, fc_config)
-            )
-            say(f"training the LSTM forecaster on {fc_config.label} windows")
             vectors = catalog_vectors(engine, dataset.items)
-            model = train_forecaster(
-                fc_table, dataset.items, vectors, config.forecast, embedding_model=embeddings_name(engine.embeddings)
+            emb_name = embeddings_name(engine.embeddings)
+            fingerprint = training_fingerprint(
+                dataset.events, dataset.items, vectors, fc_config.label, emb_name, config.forecast
             )
-            model.save(engine.root / state.FORECASTER)
+            if stored_fingerprint(engine.root / state.FORECASTER) == fingerprint:
+                say("the forecaster's training inputs are unchanged: keeping it")
+            else:
+                fc_table = (
+                    table
+                    if table is not None and fc_config == config.window
+                    else compute_windows(dataset.events, dataset.items, fc_config)
+                )
+                say(f"training the LSTM forecaster on {fc_config.label} windows")
+                model = train_forecaster(fc_table, dataset.items, vectors, config.forecast, embedding_model=emb_name)
+                model.training_fingerprint = fingerprint
+                model.save(engine.root / state.FORECASTER)
+                trained = True
             forecast_window = fc_config.model_dump(mode="json")
             timings["forecaster"] = time.perf_counter() - t
         state.write_state(
@@ -212,7 +222,7 @@ def build(
         items_embedded=item_report.n_embedded,
         windows_embedded=win_report.n_embedded,
         users_touched=n_users,
-        forecaster_trained=config.train_forecaster,
+        forecaster_trained=trained,
         duplicates_dropped=dataset.report.duplicates_dropped,
         warnings=list(dataset.report.warnings),
         seconds={k: round(v, 3) for k, v in timings.items()},
@@ -307,10 +317,11 @@ def ingest(
         engine.reset_cache()
         if retrain and prior.forecast_window is not None:
             fc_table = engine.forecast_windows
-            model = train_forecaster(
-                fc_table, catalog, catalog_vectors(engine, catalog), cfg.forecast,
-                embedding_model=embeddings_name(engine.embeddings),
-            )  # fmt: skip
+            vectors, emb_name = catalog_vectors(engine, catalog), embeddings_name(engine.embeddings)
+            model = train_forecaster(fc_table, catalog, vectors, cfg.forecast, embedding_model=emb_name)
+            model.training_fingerprint = training_fingerprint(
+                merged, catalog, vectors, fc_table.config.label, emb_name, cfg.forecast
+            )
             model.save(engine.root / state.FORECASTER)
         state.write_state(engine.root, updated)
         state.end_write(engine.root)

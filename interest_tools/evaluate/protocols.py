@@ -17,6 +17,7 @@ from interest_tools.data import Dataset
 from interest_tools.embed import EmbeddingsLike, SentenceTransformerEmbeddings, embed_matrix, embeddings_name, item_text
 from interest_tools.errors import ConfigError
 from interest_tools.evaluate.metrics import METRIC_NAMES, catalog_coverage, per_user_metrics, top_k
+from interest_tools.evaluate.sasrec import SASRecConfig, SASRecPeer
 from interest_tools.forecast.baselines import BASELINES
 from interest_tools.forecast.lstm import LSTMForecaster
 from interest_tools.forecast.types import ForecastConfig, Forecaster
@@ -25,7 +26,7 @@ from interest_tools.windows import WindowConfig, WindowTable, compute_windows
 logger = logging.getLogger(__name__)
 
 Protocol = Literal["loo", "next-window"]
-MODELS = ("lstm", "pop", "last_window", "ema")
+MODELS = ("lstm", "sasrec", "pop", "last_window", "ema")
 DEFAULT_LSTM_WINDOW = WindowConfig(every_n_events=1)
 DEFAULT_BASELINE_WINDOW = WindowConfig(freq="month")
 
@@ -154,6 +155,7 @@ def run_eval(
     cut: pd.Timestamp | str | None = None,
     cut_quantile: float = 0.8,
     test_freq: str = "month",
+    sasrec: SASRecConfig | None = None,
 ) -> dict[str, Any]:
     """Evaluate the LSTM forecaster and the baselines on one protocol.
 
@@ -166,7 +168,8 @@ def run_eval(
             when None.
         embeddings: Embeddings object used when ``item_vectors`` is None.
         seed: Seed of training and user sampling.
-        models: Which of lstm, pop, last_window, ema to run.
+        models: Which of lstm, sasrec, pop, last_window, ema to run (``sasrec``: the reference SASRec peer of
+            :mod:`interest_tools.evaluate.sasrec`, trained on the LSTM's windows).
         config: LSTM hyperparameters (seed overridden by ``seed``).
         window: Windows the LSTM reads (default one per event, ``events-1``).
         baseline_window: Windows of last_window and ema (default calendar months).
@@ -174,10 +177,12 @@ def run_eval(
         cut: Cut time of ``next-window`` (default: the ``cut_quantile`` quantile of event times).
         cut_quantile: See ``cut``.
         test_freq: Calendar length of the test window of ``next-window``.
+        sasrec: Settings of the SASRec peer (seed overridden by ``seed``).
 
     Returns:
         ``{protocol, n_users, metrics: {model: {ndcg@10, hit@10, recall@20, mrr@10}}, metrics_unmasked: {...},
-        coverage: {model: catalog coverage@10 (masked)}, n_users_masked, seed, params, seconds, lstm_training}``.
+        coverage: {model: catalog coverage@10 (masked)}, n_users_masked, seed, params, seconds, lstm_training,
+        sasrec_training}``.
         ``metrics`` mask each user's earlier items (and drop them from the targets); ``metrics_unmasked`` rank
         everything.
     """
@@ -214,9 +219,10 @@ def run_eval(
     }
     seconds: dict[str, float] = {"embed": round(embed_seconds, 1)}
     lstm_info: dict[str, Any] = {}
+    sasrec_info: dict[str, Any] = {}
     for name in models:
         t0 = time.monotonic()
-        cut_cfg = window if name == "lstm" else baseline_window
+        cut_cfg = window if name in ("lstm", "sasrec") else baseline_window
         key = cut_cfg.label
         if key not in tables:
             tables[key] = compute_windows(train_events, items, cut_cfg)
@@ -228,9 +234,15 @@ def run_eval(
                 "best_epoch": lstm.best_epoch,
                 "epochs_run": len(lstm.training_log),
                 "val_ndcg@10": round(lstm.best_val_ndcg, 6),
+                "stop_reason": lstm.stop_reason,
+                "max_train_minutes_hit": lstm.stop_reason == "time_cap",
                 "train_seconds": round(time.monotonic() - t0, 1),
             }
             model = lstm
+        elif name == "sasrec":
+            peer = SASRecPeer((sasrec or SASRecConfig()).model_copy(update={"seed": seed})).fit(table, items)
+            sasrec_info = {**peer.info(), "train_seconds": round(time.monotonic() - t0, 1)}
+            model = peer  # type: ignore[assignment]
         else:
             model = BASELINES[name]().fit(table, items, item_vectors)
         masked, unmasked, coverage, n_masked = _score_metrics(model, table, users, targets, seen, len(items))
@@ -253,4 +265,5 @@ def run_eval(
     }
     result["seconds"] = seconds
     result["lstm_training"] = lstm_info
+    result["sasrec_training"] = sasrec_info
     return result

@@ -57,9 +57,11 @@ def save_checkpoint(forecaster: LSTMForecaster, directory: str | Path) -> Path:
         "embedding_dim": model.text_dim,
         "categories": list(space.categories),
         "window_config": forecaster.window_config.model_dump(mode="json") if forecaster.window_config else None,
+        "training_fingerprint": forecaster.training_fingerprint,
         "training": {
             "best_epoch": forecaster.best_epoch,
             "best_val_ndcg@10": forecaster.best_val_ndcg,
+            "stop_reason": forecaster.stop_reason,
             "log": forecaster.training_log,
         },
     }
@@ -104,6 +106,22 @@ def _check(meta: dict[str, Any], directory: Path, expected: dict[str, Any]) -> N
         raise CheckpointError(f"{directory / CONFIG}: item_ids do not match item_vocab_hash; the file is corrupt")
 
 
+def stored_fingerprint(directory: str | Path) -> str | None:
+    """The ``training_fingerprint`` of the checkpoint in ``directory`` (reads only its JSON); None if absent.
+
+    A missing, unreadable or weightless checkpoint gives None, so that the caller retrains.
+    """
+    directory = Path(directory)
+    if not (directory / WEIGHTS).is_file():
+        return None
+    try:
+        meta = _read_meta(directory)
+    except CheckpointError:
+        return None
+    value = meta.get("training_fingerprint")
+    return str(value) if value else None
+
+
 def load_checkpoint(
     directory: str | Path,
     expected_item_vocab_hash: str | None = None,
@@ -140,7 +158,9 @@ def load_checkpoint(
         },
     )
     try:
-        config = ForecastConfig.model_validate(meta["config"])
+        stored = dict(meta["config"])
+        stored.setdefault("layer_norm", False)  # checkpoints from before the field had no layer norm
+        config = ForecastConfig.model_validate(stored)
         categories = [str(c) for c in meta["categories"]]
     except (KeyError, TypeError, ValidationError) as exc:
         raise CheckpointError(f"{directory / CONFIG}: bad config ({exc}); re-save the checkpoint") from exc
@@ -167,4 +187,6 @@ def load_checkpoint(
         int(training.get("best_epoch", 0)),
         float(training.get("best_val_ndcg@10", 0.0)),
     )
+    forecaster.stop_reason = str(training.get("stop_reason", ""))
+    forecaster.training_fingerprint = meta.get("training_fingerprint")
     return forecaster

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from interest_tools.errors import ConfigError, NotBuiltError
+from interest_tools.forecast.batching import make_batch
 from interest_tools.forecast.profile import ItemSpace, TableView, make_forecast, next_window, view_for
 from interest_tools.forecast.types import Forecast, ForecastConfig
 from interest_tools.threads import one_thread
@@ -38,6 +39,10 @@ class LSTMForecaster:
         embedding_model: Name of the model that made the item text embeddings.
         training_log: Per epoch: loss, validation NDCG@10, seconds.
         best_epoch: The epoch whose weights were kept.
+        stop_reason: Why training stopped: ``patience`` (no validation gain for ``patience`` epochs), ``epochs``
+            (ran them all) or ``time_cap`` (hit the opt-in ``max_train_minutes``); ``""`` when not trained here.
+        training_fingerprint: Hash of what training read (see ``interest_tools.forecast.fingerprint``), saved
+            in the checkpoint so that a build with unchanged inputs keeps the forecaster; None when unknown.
     """
 
     name = "lstm"
@@ -51,6 +56,8 @@ class LSTMForecaster:
         self.training_log: list[dict[str, float]] = []
         self.best_epoch = 0
         self.best_val_ndcg = 0.0
+        self.stop_reason = ""
+        self.training_fingerprint: str | None = None
         self._table: WindowTable | None = None
         self._tower: torch.Tensor | None = None
         self._views: dict[int, TableView] = {}
@@ -115,8 +122,6 @@ class LSTMForecaster:
     @torch.no_grad()
     def _step_outputs(self, user_ids: list[str], windows: WindowTable | None) -> tuple[StepOutput, torch.Tensor]:
         """Outputs after each user's last window, and the item tower."""
-        from interest_tools.forecast.train import make_batch
-
         model, _, view = self._ready(windows)
         n = self.config.max_seq_len
         chunks = []
