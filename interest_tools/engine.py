@@ -246,7 +246,7 @@ class Engine:
 
     def _framed(self, forecast: Forecast) -> Forecast:
         config = self.forecaster.config
-        rows = self.windows.rows_for(forecast.user_id)[-max(config.recent_windows, 5) :]
+        rows = self.windows.rows_for(forecast.user_id)[-max(2 * config.recent_windows, 5) :]
         return frame_forecast(
             forecast,
             [self.windows.window(r) for r in rows],

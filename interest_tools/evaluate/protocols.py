@@ -230,12 +230,16 @@ def run_eval(
         model: Forecaster
         if name == "lstm":
             lstm = LSTMForecaster(config, embedding_model=embedding_model).fit(table, items, item_vectors)
+            serving = lstm.serving_model
+            lstm.serve("lstm")  # the row scores the LSTM itself, whatever serving would choose
             lstm_info = {
                 "best_epoch": lstm.best_epoch,
                 "epochs_run": len(lstm.training_log),
                 "val_ndcg@10": round(lstm.best_val_ndcg, 6),
                 "stop_reason": lstm.stop_reason,
                 "max_train_minutes_hit": lstm.stop_reason == "time_cap",
+                "serving_model": serving,
+                "baseline_val_ndcg@10": lstm.baseline_val,
                 "train_seconds": round(time.monotonic() - t0, 1),
             }
             model = lstm

@@ -58,6 +58,9 @@ def save_checkpoint(forecaster: LSTMForecaster, directory: str | Path) -> Path:
         "categories": list(space.categories),
         "window_config": forecaster.window_config.model_dump(mode="json") if forecaster.window_config else None,
         "training_fingerprint": forecaster.training_fingerprint,
+        "serving_model": forecaster.serving_model,
+        "baseline_val_ndcg@10": forecaster.baseline_val,
+        "item_categories": space.item_categories,
         "training": {
             "best_epoch": forecaster.best_epoch,
             "best_val_ndcg@10": forecaster.best_val_ndcg,
@@ -176,7 +179,10 @@ def load_checkpoint(
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f"{weights}: weights do not fit the configured model ({exc}); re-save") from exc
-    space = ItemSpace(item_ids=np.asarray(meta["item_ids"], dtype=object), categories=categories, item_categories=[])
+    item_categories = [[int(c) for c in codes] for codes in meta.get("item_categories") or []]
+    space = ItemSpace(
+        item_ids=np.asarray(meta["item_ids"], dtype=object), categories=categories, item_categories=item_categories
+    )
     forecaster = LSTMForecaster(config, embedding_model=str(meta["embedding_model"]))
     training = meta.get("training") or {}
     forecaster.set_trained(
@@ -189,4 +195,9 @@ def load_checkpoint(
     )
     forecaster.stop_reason = str(training.get("stop_reason", ""))
     forecaster.training_fingerprint = meta.get("training_fingerprint")
+    forecaster.baseline_val = {str(k): float(v) for k, v in (meta.get("baseline_val_ndcg@10") or {}).items()}
+    serving = str(meta.get("serving_model") or "lstm")
+    if serving != "lstm" and not item_categories:
+        raise CheckpointError(f"{directory / CONFIG}: serves '{serving}' but has no item_categories; retrain")
+    forecaster.serving_model = serving
     return forecaster

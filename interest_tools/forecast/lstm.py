@@ -19,7 +19,7 @@ import torch
 from interest_tools.errors import ConfigError, NotBuiltError
 from interest_tools.forecast.batching import make_batch
 from interest_tools.forecast.profile import ItemSpace, TableView, make_forecast, next_window, view_for
-from interest_tools.forecast.types import Forecast, ForecastConfig
+from interest_tools.forecast.types import Forecast, ForecastConfig, Forecaster
 from interest_tools.threads import one_thread
 from interest_tools.windows import WindowConfig, WindowTable
 
@@ -41,6 +41,9 @@ class LSTMForecaster:
         best_epoch: The epoch whose weights were kept.
         stop_reason: Why training stopped: ``patience`` (no validation gain for ``patience`` epochs), ``epochs``
             (ran them all) or ``time_cap`` (hit the opt-in ``max_train_minutes``); ``""`` when not trained here.
+        serving_model: What answers: ``lstm``, or the baseline (``pop``, ``last_window``, ``ema``) whose validation
+            NDCG@10 beat the LSTM's on the same held-out windows (``config.choose_by_validation``; tiny logs).
+        baseline_val: The baselines' validation NDCG@10 on those windows.
         training_fingerprint: Hash of what training read (see ``interest_tools.forecast.fingerprint``), saved
             in the checkpoint so that a build with unchanged inputs keeps the forecaster; None when unknown.
     """
@@ -58,6 +61,9 @@ class LSTMForecaster:
         self.best_val_ndcg = 0.0
         self.stop_reason = ""
         self.training_fingerprint: str | None = None
+        self.serving_model = "lstm"
+        self.baseline_val: dict[str, float] = {}
+        self._fallback: Forecaster | None = None
         self._table: WindowTable | None = None
         self._tower: torch.Tensor | None = None
         self._views: dict[int, TableView] = {}
@@ -91,7 +97,46 @@ class LSTMForecaster:
         self._check_cut(windows)
         self._table = windows
         self.window_config = windows.config
+        self._fallback = None
+        if self.serving_model != "lstm":
+            self._fallback = self._fit_fallback(windows)
         return self
+
+    def serve(self, name: str) -> LSTMForecaster:
+        """Answer with ``name`` (``lstm`` or a baseline) from now on; returns self (eval scores the LSTM itself)."""
+        from interest_tools.forecast.baselines import BASELINES
+
+        if name != "lstm" and name not in BASELINES:
+            raise ConfigError(f"unknown forecaster '{name}': use lstm, {', '.join(BASELINES)}")
+        self.serving_model = name
+        if self._table is not None:
+            self.attach(self._table)
+        return self
+
+    def _fit_fallback(self, windows: WindowTable) -> Forecaster:
+        from interest_tools.forecast.baselines import BASELINES
+
+        if self.model is None or self.space is None or not self.space.item_categories:
+            raise NotBuiltError("the forecaster has no item categories to fit its baseline: retrain it")
+        names = self.space.categories
+        items = pd.DataFrame(
+            {
+                "item_id": list(self.space.item_ids),
+                "categories": [[names[c] for c in codes] for codes in self.space.item_categories],
+            }
+        )
+        baseline = BASELINES[self.serving_model](
+            recent_windows=self.config.recent_windows, shift_threshold=self.config.shift_threshold
+        )
+        return baseline.fit(windows, items, self.model.text_vectors.cpu().numpy())
+
+    def _served(self, windows: WindowTable | None) -> Forecaster | None:
+        """The baseline that answers instead of the LSTM, or None."""
+        if self._fallback is None:
+            return None
+        if windows is not None and windows is not self._table:
+            return self._fit_fallback(windows)
+        return self._fallback
 
     def save(self, directory: str | Path) -> Path:
         """Save weights and config to ``directory`` (see :mod:`interest_tools.forecast.checkpoint`)."""
@@ -148,6 +193,9 @@ class LSTMForecaster:
 
     def score_users(self, user_ids: list[str], windows: WindowTable | None = None) -> np.ndarray:
         """Score every catalog item for many users at once: shape ``(len(user_ids), n_items)``."""
+        fallback = self._served(windows)
+        if fallback is not None:
+            return fallback.score_users(user_ids, windows)
         if not user_ids:
             assert self.space is not None
             return np.zeros((0, self.space.n_items), dtype=np.float32)
@@ -160,6 +208,9 @@ class LSTMForecaster:
         self, user_id: str, windows: WindowTable | None = None, *, exclude_seen: bool = False
     ) -> np.ndarray:
         """Score every catalog item for the user's next window (logits; ``-inf`` for seen items if excluded)."""
+        fallback = self._served(windows)
+        if fallback is not None:
+            return fallback.score_items(user_id, windows, exclude_seen=exclude_seen)
         scores = self.score_users([user_id], windows)[0].astype(np.float64)
         if exclude_seen:
             _, _, view = self._ready(windows)
@@ -172,6 +223,9 @@ class LSTMForecaster:
 
     def forecast_and_scores(self, user_id: str, windows: WindowTable | None = None) -> tuple[Forecast, np.ndarray]:
         """The forecast and every catalog item's score, from one pass of the LSTM (what recommending needs)."""
+        fallback = self._served(windows)
+        if fallback is not None:
+            return fallback.forecast(user_id, windows), fallback.score_items(user_id, windows)
         model, space, view = self._ready(windows)
         with one_thread(), torch.no_grad():
             out, tower = self._step_outputs([user_id], windows)

@@ -25,6 +25,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from interest_tools.errors import ConfigError
 from interest_tools.forecast.batching import Batch, Chunk, make_batch
+from interest_tools.forecast.choice import baseline_validation, choose
 from interest_tools.forecast.lstm import LSTMForecaster
 from interest_tools.forecast.model import InterestLSTM
 from interest_tools.forecast.profile import ItemSpace, TableView, check_item_vectors
@@ -275,6 +276,17 @@ def _fit(
         bar.close()  # type: ignore[attr-defined]
     model.load_state_dict(best_state)
     model.eval()
+    if config.choose_by_validation and val:
+        forecaster.baseline_val = {k: round(v, 6) for k, v in baseline_validation(view, val, space).items()}
+        forecaster.serving_model = choose(best, forecaster.baseline_val)
+        if forecaster.serving_model != "lstm":
+            logger.warning(
+                "the LSTM's validation NDCG@10 %.4f is below %s's %.4f: serving %s",
+                best,
+                forecaster.serving_model,
+                forecaster.baseline_val[forecaster.serving_model],
+                forecaster.serving_model,
+            )
     forecaster.set_trained(model, space, windows, log, best_epoch, best)
     forecaster.stop_reason = stop_reason
     return forecaster

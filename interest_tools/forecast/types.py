@@ -130,6 +130,11 @@ class ForecastConfig(BaseModel):
         description="Label of the WindowConfig the model is trained on (see WindowConfig.label), e.g. 'events-1', "
         "'month'; recorded in checkpoints and checked against the windows given at forecast time.",
     )
+    choose_by_validation: bool = Field(
+        default=True,
+        description="After training, score pop, last_window and ema on the same held-out windows; when one beats "
+        "the LSTM's validation NDCG@10 (tiny logs), serve it instead and name it in every answer's 'model'.",
+    )
     recent_windows: int = Field(
         default=3, ge=1, description="Windows averaged into the 'before' share of rising and falling categories."
     )
