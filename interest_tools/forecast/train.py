@@ -34,6 +34,9 @@ from interest_tools.windows import WindowTable
 
 logger = logging.getLogger(__name__)
 
+#: Shared negatives of sampled softmax when the catalog exceeds ``full_softmax_max_items`` and none are set.
+AUTO_NEGATIVES = 2048
+
 __all__ = ["Batch", "Chunk", "NegativeSampler", "fit_lstm", "make_batch", "split_chunks", "train_forecaster"]
 
 
@@ -230,9 +233,10 @@ def _fit(
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(step, config, total_steps))
     sampler = None
-    if config.negatives:
+    negatives = config.negatives or (AUTO_NEGATIVES if space.n_items > config.full_softmax_max_items else 0)
+    if negatives:
         counts = np.bincount(view.item_idx, minlength=space.n_items)
-        sampler = NegativeSampler(counts, config.negatives, device=config.device, seed=config.seed)
+        sampler = NegativeSampler(counts, negatives, device=config.device, seed=config.seed)
     best, best_state, best_epoch, stale = -1.0, copy.deepcopy(model.state_dict()), 0, 0
     log: list[dict[str, float]] = []
     deadline = None if config.max_train_minutes is None else time.monotonic() + 60 * config.max_train_minutes

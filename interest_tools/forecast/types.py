@@ -78,6 +78,12 @@ class ForecastConfig(BaseModel):
         description="Shared negatives per batch for sampled softmax (drawn by popularity**0.75, log-Q corrected); "
         "0 uses the full softmax over the catalog.",
     )
+    full_softmax_max_items: int = Field(
+        default=20_000,
+        ge=1,
+        description="With negatives 0, catalogs larger than this train with sampled softmax over 2,048 shared "
+        "negatives instead of the full softmax (whose cost per step grows with the catalog).",
+    )
     epochs: int = Field(default=20, ge=1, le=1000, description="Maximum training epochs.")
     batch_size: int = Field(default=64, ge=1, le=4096, description="Sequences per training batch.")
     lr: float = Field(default=1e-2, gt=0.0, le=1.0, description="Adam learning rate.")

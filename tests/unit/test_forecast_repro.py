@@ -79,3 +79,24 @@ def test_same_seed_same_metrics_with_or_without_load() -> None:
     assert first["metrics_unmasked"] == second["metrics_unmasked"]
     assert first["lstm_training"]["best_epoch"] == second["lstm_training"]["best_epoch"]
     assert first["lstm_training"]["stop_reason"] == "epochs" and not first["lstm_training"]["max_train_minutes_hit"]
+
+
+def test_large_catalogs_train_with_sampled_softmax(monkeypatch) -> None:
+    import interest_tools.forecast.train as train_mod
+
+    made: list[int] = []
+    real = train_mod.NegativeSampler
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, counts, k, **kwargs) -> None:
+            made.append(k)
+            super().__init__(counts, k, **kwargs)
+
+    monkeypatch.setattr(train_mod, "NegativeSampler", Spy)
+    items, events = _slice()
+    table = compute_windows(events, items, WindowConfig(every_n_events=1))
+    cfg = SMALL.model_copy(update={"epochs": 1, "max_seq_len": 10})
+    train_forecaster(table, items, fake_vectors(items), cfg)  # 12 items: full softmax
+    train_forecaster(table, items, fake_vectors(items), cfg.model_copy(update={"full_softmax_max_items": 5}))
+    train_forecaster(table, items, fake_vectors(items), cfg.model_copy(update={"negatives": 7}))
+    assert made == [train_mod.AUTO_NEGATIVES, 7]
