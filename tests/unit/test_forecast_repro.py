@@ -100,3 +100,18 @@ def test_large_catalogs_train_with_sampled_softmax(monkeypatch) -> None:
     train_forecaster(table, items, fake_vectors(items), cfg.model_copy(update={"full_softmax_max_items": 5}))
     train_forecaster(table, items, fake_vectors(items), cfg.model_copy(update={"negatives": 7}))
     assert made == [train_mod.AUTO_NEGATIVES, 7]
+
+
+def test_serving_does_not_import_training() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from interest_tools.forecast import LSTMForecaster, load_checkpoint, Forecast\n"
+        "import interest_tools.forecast.lstm, interest_tools.forecast.checkpoint\n"
+        "assert 'interest_tools.forecast.train' not in sys.modules, 'training imported'\n"
+        "from interest_tools.forecast import train_forecaster\n"
+        "assert callable(train_forecaster)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
