@@ -3,11 +3,15 @@
 Each user's windows form one sequence. The model at step ``t`` is trained to predict window ``t + 1``: a
 full softmax over the catalog for its items (each item weighted by its share of the window's weight), a
 cross-entropy against its category shares, and a cosine loss between the interest head and the window's mean
-item embedding. Long histories are cut into chunks of ``max_seq_len`` windows (aligned to the end).
+item embedding. Long histories are cut into chunks of ``max_seq_len`` windows (aligned to the end; with
+``train_stride`` they overlap and only each chunk's last ``train_stride`` steps carry a loss).
 
 Early stopping is on a split by time: each user's last window is held out; validation predicts it from the
 windows before it (items seen before masked, unless repeated in the window) and scores NDCG@10. The weights of
-the best epoch are kept (the later one on ties). The held-out windows are never training targets.
+the best epoch are kept (the later one on ties). The held-out windows are never training targets. Training
+stops after ``epochs`` or ``patience`` epochs without gain, and on wall time only when ``max_train_minutes`` is
+set. Then the baselines are scored on the same held-out windows (:mod:`interest_tools.forecast.choice`) and the
+best of them is served instead of the LSTM if it validates higher.
 """
 
 from __future__ import annotations
