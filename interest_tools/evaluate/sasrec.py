@@ -218,12 +218,13 @@ class SASRecPeer:
                 {"epoch": epoch, "loss": total / len(train), "val_ndcg@10": score, "seconds": time.monotonic() - t0}
             )
             logger.info("sasrec epoch %d loss %.4f val ndcg@10 %.4f", epoch, total / len(train), score)
-            if score >= best:
-                best, best_state, self.best_epoch, stale = score, copy.deepcopy(net.state_dict()), epoch, 0
+            if score >= best:  # ties keep the later weights but do not reset patience
+                stale = 0 if score > best else stale + 1
+                best, best_state, self.best_epoch = score, copy.deepcopy(net.state_dict()), epoch
             else:
                 stale += 1
-                if stale >= cfg.patience:
-                    break
+            if stale >= cfg.patience:
+                break
         net.load_state_dict(best_state)
         net.eval()
         self.net, self.best_val_ndcg = net, best
