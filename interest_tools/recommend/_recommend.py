@@ -23,7 +23,7 @@ from interest_tools.data import Catalog
 from interest_tools.windows import percent
 
 if TYPE_CHECKING:
-    from interest_tools.forecast.types import Forecast
+    from interest_tools.forecast import Forecast
 
 
 class ItemIndex(Protocol):

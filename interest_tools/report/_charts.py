@@ -29,7 +29,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 if TYPE_CHECKING:
-    from interest_tools.forecast.types import Forecast
+    from interest_tools.forecast import Forecast
     from interest_tools.windows import Window
 
 #: rcParams the charts are drawn under: data such as category names is text, never TeX math.
