@@ -66,7 +66,7 @@ def test_stdio_server_lists_tools_and_answers(built: tuple[Path, Engine]) -> Non
     assert {t.name for t in tools} == NAMES
     assert all("user_id" not in t.input_schema["properties"] for t in tools)
     assert forecast.structured_content == engine.forecast("u1").to_json()
-    assert "Forecast (lstm)" in forecast.content[0].text
+    assert f"Forecast ({engine.forecast('u1').model})" in forecast.content[0].text  # the forecaster that serves
     expected = [h.model_dump(mode="json") for h in engine.search_history("u1", "documentary films", 3)]
     hits = search.structured_content["result"]
     assert [h["index"] for h in hits] == [h["index"] for h in expected]  # same model in both processes
