@@ -38,6 +38,7 @@ from interest_tools.windows import Window
 
 __all__ = [
     "category_changes",
+    "change_noise",
     "detect_shifts",
     "evidence_items",
     "stable_core",
@@ -45,30 +46,60 @@ __all__ = [
 
 
 def category_changes(
-    cats: list[str], before: np.ndarray, after: np.ndarray, cfg: ExplainConfig
+    cats: list[str], before: np.ndarray, after: np.ndarray, cfg: ExplainConfig, noise: np.ndarray | None = None
 ) -> dict[str, list[CategoryChange]]:
     """Return rising, falling, new and faded categories between two pooled share vectors.
 
-    ``rising`` and ``falling`` hold changes of at least ``min_change`` (largest first, at most
-    ``max_listed``); ``new`` (absent before, present after) and ``faded`` (present before, absent after)
-    may repeat entries of ``rising``/``falling``: they mark categories that appeared or disappeared.
+    ``rising`` and ``falling`` hold the changes that matter (largest first, at most ``max_listed``): at least
+    ``min_change`` in share, at least ``min_relative_change`` of the larger of the two shares, and, when
+    ``noise`` (the standard error of each category's change, from :func:`change_noise`) is given, at least
+    ``min_change_z`` standard errors unless the category appeared or vanished. A smaller move is the category's
+    ordinary variation: it stays steady.
+    ``new`` (absent before, present after) and ``faded`` (present before, absent after) may repeat entries of
+    ``rising``/``falling``: they mark categories that appeared or disappeared.
     """
 
     def change(j: int) -> CategoryChange:
         return CategoryChange(category=cats[j], before=round(float(before[j]), 4), after=round(float(after[j]), 4))
 
     delta = after - before
+    size = np.abs(delta)
+    appeared = (before < cfg.absent_share) & (after >= cfg.present_share)
+    vanished = (after < cfg.absent_share) & (before >= cfg.present_share)
+    matters = (size >= cfg.min_change) & (size >= cfg.min_relative_change * np.maximum(before, after))
+    if noise is not None:  # appearing or vanishing is itself the evidence; otherwise beat the own variation
+        matters &= (size >= cfg.min_change_z * noise) | appeared | vanished
     order = sorted(range(len(cats)), key=lambda j: (-abs(float(delta[j])), cats[j]))
-    rising = [j for j in order if delta[j] >= cfg.min_change][: cfg.max_listed]
-    falling = [j for j in order if -delta[j] >= cfg.min_change][: cfg.max_listed]
-    new = [j for j in order if before[j] < cfg.absent_share and after[j] >= cfg.present_share]
-    faded = [j for j in order if after[j] < cfg.absent_share and before[j] >= cfg.present_share]
+    rising = [j for j in order if matters[j] and delta[j] > 0][: cfg.max_listed]
+    falling = [j for j in order if matters[j] and delta[j] < 0][: cfg.max_listed]
+    new = [j for j in order if appeared[j]]
+    faded = [j for j in order if vanished[j]]
     return {
         "rising": [change(j) for j in rising],
         "falling": [change(j) for j in falling],
         "new": [change(j) for j in new],
         "faded": [change(j) for j in faded],
     }
+
+
+def change_noise(prof: Profile, before: tuple[int, int], after: tuple[int, int]) -> np.ndarray:
+    """Standard error of each category's change of pooled share between two runs of windows.
+
+    Each side's windows are read as draws around the side's pooled share ``p`` with variance ``s2 / n_t``
+    (``n_t`` the window's events): ``s2`` is estimated from the windows' own spread
+    (``sum n_t (p_t - p)^2 / (T - 1)``) and is never below the multinomial ``p (1 - p)``, so a category that
+    swings from month to month needs a larger change to count. The pooled share then has variance ``s2 / N``.
+    """
+    var = np.zeros(len(prof.categories))
+    for lo, hi in (before, after):
+        n = prof.n_events[lo:hi]
+        total = float(n.sum())
+        if hi <= lo or total <= 0:
+            continue
+        p = prof.pooled(lo, hi)
+        spread = n @ (prof.shares[lo:hi] - p) ** 2 / max(hi - lo - 1, 1)
+        var += np.maximum(spread, p * (1 - p)) / total
+    return np.asarray(np.sqrt(var))
 
 
 def stable_core(prof: Profile, boundaries: Sequence[int], cfg: ExplainConfig) -> list[StableInterest]:
@@ -121,7 +152,7 @@ def detect_shifts(
     for i, k in enumerate(edges[1:-1], start=1):
         lo, hi = edges[i - 1], edges[i + 1]
         before, after = prof.pooled(lo, k), prof.pooled(k, hi)
-        changes = category_changes(prof.categories, before, after, cfg)
+        changes = category_changes(prof.categories, before, after, cfg, change_noise(prof, (lo, k), (k, hi)))
         evidence = evidence_items(wins, (lo, k), (k, hi), changes, item_categories or {}, cfg)
         shifts.append(
             Shift(
