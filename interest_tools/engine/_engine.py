@@ -24,7 +24,7 @@ from interest_tools.data import Catalog, Dataset, user_row_ranges
 from interest_tools.engine._freshness import FreshnessMixin
 from interest_tools.engine._loaded import Loaded
 from interest_tools.errors import InterestToolsError, StoreError, UnknownUserError
-from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
+from interest_tools.explain import Explanation, HistoryAsOf, Shift, StableInterest, explain_user, history_as_of
 from interest_tools.forecast import (
     Forecast,
     LSTMForecaster,
@@ -104,6 +104,7 @@ class Engine(FreshnessMixin):
         self.lock: threading.RLock = self.workspace.lock  # one lock for loading and writing
         self.auto_refresh = True  # see FreshnessMixin
         self.feedback_log = FeedbackLog(self.root)  # stated preferences, parsed once per change of the file
+        self._explained: dict[str, tuple[WindowTable, Explanation]] = {}  # recommend's shifts, per windows table
 
     # ------------------------------------------------------------------------------------ lazy state
 
@@ -372,13 +373,23 @@ class Engine(FreshnessMixin):
         """Recommend items for the user's next window, each with a reason."""
         self.check_user(user_id)
         raw, item_scores = self.forecaster.forecast_and_scores(user_id)  # one LSTM pass for both
-        ctx = user_context(self._framed(raw), self.user_events(user_id), item_scores, self.item_ids)
+        shifts = self._shifts_and_core(user_id)
+        ctx = user_context(self._framed(raw), self.user_events(user_id), item_scores, self.item_ids, *shifts)
         cfg = (config or RecommendConfig()).model_copy(update={"k": k})
         return recommend(
             ctx, index=self.item_index, items=self.dataset.items, popularity=self.popularity, config=cfg,
             preferences=self.preferences(user_id), categories_any=categories, categories_none=exclude_categories,
             catalog=self.catalog,
         )  # fmt: skip
+
+    def _shifts_and_core(self, user_id: str) -> tuple[list[Shift], list[StableInterest]]:
+        """The user's shifts and stable core (as ``explain`` finds them), kept until the windows change."""
+        table = self.windows
+        hit = self._explained.get(user_id)
+        if hit is None or hit[0] is not table:
+            hit = (table, explain_user(table.for_user(user_id), self.catalog))
+            self._explained[user_id] = hit
+        return hit[1].shifts, hit[1].stable
 
     def explain(self, user_id: str) -> Explanation:
         """Why the user's interests shifted, with evidence, stated preferences and where the two disagree."""
