@@ -4,15 +4,18 @@ A reason says only what the user's explanation (``explain``) and forecast (``for
 
 * "X is rising" only when the forecast lists X as rising *and* the user's own windows moved toward X at their
   latest shift (``explain``: rising or new there);
-* "you moved toward X in <month> (a → b)" when the latest shift moved toward X and the forecast does not
+* "you moved toward X in <month> (a → b)" when the latest shift lists X as rising and the forecast does not
   expect X to fall;
-* "X is one of your steady interests" only for a category of the explanation's stable core;
+* "X is one of your steady interests" only for a category of the explanation's stable core that neither the
+  latest shift nor the forecast sees falling;
 * "you asked for X" when the person filtered on X or said "more X";
 * otherwise X's share of the forecast, which is what the forecast says.
 
 A category the user left at the latest shift is never called rising or steady. The "like T" evidence is the
 item of the user's history most similar to the pick: cosine of the text vectors plus the overlap (Jaccard) of
-the categories, so a comedy is matched with a comedy the user rated rather than with one hub item.
+the categories, so a comedy is matched with a comedy the user rated rather than with one hub item. A past item
+that shares no category with the pick is evidence only when its text is close (cosine at least
+``LIKE_MIN_COSINE``); otherwise the reason names no past item.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 class Standing:
     """What the user's explanation and forecast say about categories (empty: nothing is known)."""
 
-    moved_to: dict[str, tuple[float, float]] = field(default_factory=dict)  # latest shift: rising/new (before, after)
+    moved_to: dict[str, tuple[float, float]] = field(default_factory=dict)  # latest shift: rising (before, after)
     moved_from: dict[str, tuple[float, float]] = field(default_factory=dict)  # latest shift: falling/faded
     shift_start: datetime | None = None  # when the latest shift happened
     steady: dict[str, float] = field(default_factory=dict)  # stable core: pooled share of the history
@@ -53,7 +56,7 @@ def standing_of(forecast: Forecast, shifts: Sequence[Shift] = (), stable: Sequen
     if shifts:
         latest = max(shifts, key=lambda s: s.after.start)
         out.shift_start = latest.after.start
-        out.moved_to = {c.category: (c.before, c.after) for c in [*latest.new, *latest.rising]}
+        out.moved_to = {c.category: (c.before, c.after) for c in latest.rising}
         out.moved_from = {c.category: (c.before, c.after) for c in [*latest.faded, *latest.falling]}
     return out
 
@@ -91,7 +94,8 @@ def category_reason(
         before, after = standing.moved_to[moved[0]]
         when = month_name(standing.shift_start)
         return f"you moved toward {moved[0]} in {when} ({percent(before)} → {percent(after)})"
-    steady = [c for c in item_cats if c in standing.steady and c not in standing.moved_from]
+    left = standing.moved_from.keys() | standing.forecast_falling
+    steady = [c for c in item_cats if c in standing.steady and c not in left]
     if steady:
         return f"{steady[0]} is one of your steady interests ({percent(standing.steady[steady[0]])} of your history)"
     fit = sorted(((weights.get(c, 0.0), c) for c in item_cats), reverse=True)
@@ -100,18 +104,26 @@ def category_reason(
     return ""
 
 
+LIKE_MIN_COSINE = 0.5  # a past item of other categories must be at least this close in text to be named
+
+
 def most_similar_past(
     item_cats: Sequence[str],
     item_vec: np.ndarray | None,
     hist_cats: Sequence[Collection[str]],
     hist_vecs: np.ndarray | None,
 ) -> int | None:
-    """Position of the history item most like the pick: text cosine plus category Jaccard; None without history."""
+    """Position of the history item most like the pick (text cosine plus category Jaccard), or None.
+
+    None without history, or when the best item shares no category and its cosine is below ``LIKE_MIN_COSINE``.
+    """
     if not hist_cats:
         return None
     cats = set(item_cats)
-    score = np.array([len(cats & set(h)) / (len(cats | set(h)) or 1) for h in hist_cats], dtype=float)
+    jaccard = np.array([len(cats & set(h)) / (len(cats | set(h)) or 1) for h in hist_cats], dtype=float)
+    cosine = np.zeros(len(hist_cats))
     if item_vec is not None and hist_vecs is not None and len(hist_vecs) == len(hist_cats):
         norms = np.linalg.norm(hist_vecs, axis=1) * (np.linalg.norm(item_vec) or 1.0)
-        score += np.divide(hist_vecs @ item_vec, norms, out=np.zeros(len(hist_cats)), where=norms > 0)
-    return int(np.argmax(score))
+        cosine = np.divide(hist_vecs @ item_vec, norms, out=np.zeros(len(hist_cats)), where=norms > 0)
+    best = int(np.argmax(jaccard + cosine))
+    return best if jaccard[best] > 0 or cosine[best] >= LIKE_MIN_COSINE else None

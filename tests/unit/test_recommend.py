@@ -169,3 +169,14 @@ def test_like_evidence_is_the_most_similar_past_item_of_each_pick():
     assert like["h"] == "Old Horror, which you rated 3."
     assert like["a"] == like["cold"] == "Seen Doc, which you rated 5."
     assert len(set(like.values())) == 2  # varies across picks
+
+
+def test_steady_needs_the_forecast_too_and_unrelated_past_items_are_not_evidence():
+    from interest_tools.recommend._reasons import most_similar_past
+
+    falling = reasons(Standing(steady={"Documentary": 0.41}, forecast_falling={"Documentary"}))
+    assert "steady" not in falling["a"]
+    # no shared category and a distant text: no "like" at all; a shared category is evidence
+    assert most_similar_past(["Horror"], np.array([1.0, 0.0]), [["Comedy"]], np.array([[0.0, 1.0]])) is None
+    assert most_similar_past(["Horror"], np.array([1.0, 0.0]), [["Comedy"]], np.array([[0.9, 0.1]])) == 0
+    assert most_similar_past(["Horror"], np.array([1.0, 0.0]), [["Comedy"], ["Horror"]], np.array([[1, 0], [0.2, 1.0]])) == 1
