@@ -76,6 +76,21 @@ def ranking_weights(weights: Mapping[str, float], standing: Standing) -> dict[st
     return out
 
 
+def left_fraction(item_cats: Sequence[str], standing: Standing) -> float:
+    """How much of the item's interest the user left at the latest shift, in [0, 1].
+
+    A category that fell from ``b`` to ``a`` was left by ``1 - a / b``; an item counts by its least-left category
+    (an item that is also of a kept or new category is not left at all).
+    """
+    if not item_cats:
+        return 0.0
+    fractions = []
+    for cat in item_cats:
+        before, after = standing.moved_from.get(cat, (0.0, 0.0))
+        fractions.append(max(0.0, 1.0 - after / before) if before > 0 else 0.0)
+    return min(fractions)
+
+
 def category_reason(
     item_cats: Sequence[str],
     standing: Standing,
