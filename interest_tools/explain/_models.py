@@ -95,6 +95,9 @@ class Shift(BaseModel):
     faded: list[CategoryChange] = Field(description="Categories present before and absent after.")
     magnitude: float = Field(description="Total variation distance between the pooled sides, in [0, 1].")
     evidence_item_ids: list[str] = Field(description="Items of the user's history that show the shift.")
+    evidence_after: list[str] = Field(
+        default_factory=list, exclude=True, description="The evidence items taken from after the shift (rest: before)."
+    )
     p_value: float = Field(default=1.0, exclude=True, description="Permutation p-value of the split.")
     boundary: int = Field(default=0, exclude=True, description="Position of the first window after the shift.")
     before_windows: tuple[int, int] = Field(default=(0, 0), exclude=True, description="Window positions [lo, hi).")

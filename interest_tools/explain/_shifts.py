@@ -153,13 +153,15 @@ def detect_shifts(
         lo, hi = edges[i - 1], edges[i + 1]
         before, after = prof.pooled(lo, k), prof.pooled(k, hi)
         changes = category_changes(prof.categories, before, after, cfg, change_noise(prof, (lo, k), (k, hi)))
-        evidence = evidence_items(wins, (lo, k), (k, hi), changes, item_categories or {}, cfg)
+        sides: dict[str, str] = {}
+        evidence = evidence_items(wins, (lo, k), (k, hi), changes, item_categories or {}, cfg, sides)
         shifts.append(
             Shift(
                 before=prof.span(lo, k),
                 after=prof.span(k, hi),
                 magnitude=round(tv_distance(before, after), 4),
                 evidence_item_ids=evidence,
+                evidence_after=[i for i in evidence if sides.get(i) == "after"],
                 p_value=round(found[k], 6),
                 boundary=k,
                 before_windows=(lo, k),
@@ -178,16 +180,19 @@ def evidence_items(
     changes: dict[str, list[CategoryChange]],
     item_categories: dict[str, list[str]],
     cfg: ExplainConfig,
+    sides: dict[str, str] | None = None,
 ) -> list[str]:
     """Pick items of the user's history that show a shift.
 
     For each rising (then new) category: its first items after the shift (windows nearest the shift first,
     each window's items by weight); for each falling (then faded) category: its last items before the shift.
     Rising and falling categories alternate; ``evidence_per_category`` each, ``max_evidence`` in all.
+    ``sides``, when given, receives each picked item's side of the shift: "before" or "after".
     """
     picked: list[str] = []
+    side_of = sides if sides is not None else {}
 
-    def take(category: str, positions: range) -> None:
+    def take(category: str, positions: range, side: str) -> None:
         got = 0
         for pos in positions:
             for item in wins[pos].item_ids:
@@ -195,16 +200,17 @@ def evidence_items(
                     return
                 if item not in picked and category in item_categories.get(item, ()):
                     picked.append(item)
+                    side_of[item] = side
                     got += 1
 
     after_pos = range(after[0], after[1])
     before_pos = range(before[1] - 1, before[0] - 1, -1)
     rise = list(dict.fromkeys(c.category for c in changes["rising"] + changes["new"]))
     fall = list(dict.fromkeys(c.category for c in changes["falling"] + changes["faded"]))
-    plan: list[tuple[str, range]] = []
+    plan: list[tuple[str, range, str]] = []
     for i in range(max(len(rise), len(fall))):  # alternate, so both sides get evidence
-        plan += [(rise[i], after_pos)] if i < len(rise) else []
-        plan += [(fall[i], before_pos)] if i < len(fall) else []
-    for category, positions in plan:
-        take(category, positions)
+        plan += [(rise[i], after_pos, "after")] if i < len(rise) else []
+        plan += [(fall[i], before_pos, "before")] if i < len(fall) else []
+    for category, positions, side in plan:
+        take(category, positions, side)
     return picked
