@@ -65,14 +65,14 @@ def ranking_weights(weights: Mapping[str, float], standing: Standing) -> dict[st
     """Category weights for re-ranking: the forecast's, held to the latest shift's direction.
 
     A category the user left weighs at most its share after the shift; one they moved to at least its share
-    after the shift. When the forecast already follows the shift this changes nothing.
+    after the shift (the level they have kept since, even when the forecast expects less than their last few
+    windows). When the forecast already follows the shift this changes nothing.
     """
     out = dict(weights)
     for cat, (_, after) in standing.moved_from.items():
         out[cat] = min(out.get(cat, 0.0), after)
     for cat, (_, after) in standing.moved_to.items():
-        if cat not in standing.forecast_falling:
-            out[cat] = max(out.get(cat, 0.0), after)
+        out[cat] = max(out.get(cat, 0.0), after)
     return out
 
 
