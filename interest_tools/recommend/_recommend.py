@@ -191,12 +191,11 @@ def _reason(
     item_cats: list[str],
     item_vec: np.ndarray | None,
     ctx: UserContext,
-    weights: Mapping[str, float],
     past: tuple[list[list[str]], np.ndarray | None],
     titles: Mapping[str, str],
     asked: Collection[str],
 ) -> str:
-    parts = [category_reason(item_cats, ctx.standing, weights, asked)]
+    parts = [category_reason(item_cats, ctx.standing, ctx.category_weights, asked)]  # the forecast's own shares
     best = most_similar_past(item_cats, item_vec, *past)
     if best is not None:
         past_id, rating = ctx.history[best]
@@ -294,7 +293,7 @@ def recommend(
     out = []
     for i in order[: config.k]:
         item_id = candidates[i]
-        reason = _reason(cats_of[item_id], np.nan_to_num(vectors[i]), ctx, weights, past, titles, asked)
+        reason = _reason(cats_of[item_id], np.nan_to_num(vectors[i]), ctx, past, titles, asked)
         out.append(
             RecommendedItem(
                 item_id=item_id,

@@ -129,6 +129,8 @@ def test_reason_never_calls_rising_what_the_user_left_or_only_the_forecast_says(
     left = Standing(moved_from={"Documentary": (0.9, 0.04)}, shift_start=JULY, forecast_rising={"Documentary"})
     for reason in reasons(left).values():
         assert "rising" not in reason and "moved toward" not in reason
+    # ranking holds Documentary to its 4% after the shift, but the reason quotes the forecast's own share
+    assert reasons(left)["a"].startswith("Documentary is 80% of your forecast interests;")
     # asked for it (maya's --category Running): the reason says so, not that it is rising
     asked = reasons(left, categories_any=["Documentary"])
     assert asked and all(r.startswith("You asked for Documentary;") for r in asked.values())
