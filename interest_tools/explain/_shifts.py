@@ -54,7 +54,8 @@ def category_changes(
     ``min_change`` in share, at least ``min_relative_change`` of the larger of the two shares, and, when
     ``noise`` (the standard error of each category's change, from :func:`change_noise`) is given, at least
     ``min_change_z`` standard errors unless the category appeared or vanished. A smaller move is the category's
-    ordinary variation: it stays steady.
+    ordinary variation: it stays steady. When no category clears that bar (a significant shift spread thinly over
+    many categories), the bar is one standard error lower, so the shift still names its clearest movers.
     ``new`` (absent before, present after) and ``faded`` (present before, absent after) may repeat entries of
     ``rising``/``falling``: they mark categories that appeared or disappeared.
     """
@@ -68,7 +69,10 @@ def category_changes(
     vanished = (after < cfg.absent_share) & (before >= cfg.present_share)
     matters = (size >= cfg.min_change) & (size >= cfg.min_relative_change * np.maximum(before, after))
     if noise is not None:  # appearing or vanishing is itself the evidence; otherwise beat the own variation
-        matters &= (size >= cfg.min_change_z * noise) | appeared | vanished
+        beyond = (size >= cfg.min_change_z * noise) | appeared | vanished
+        if not (matters & beyond).any():  # a shift spread thinly: name its clearest movers, one error lower
+            beyond = size >= (cfg.min_change_z - 1) * noise
+        matters &= beyond
     order = sorted(range(len(cats)), key=lambda j: (-abs(float(delta[j])), cats[j]))
     rising = [j for j in order if matters[j] and delta[j] > 0][: cfg.max_listed]
     falling = [j for j in order if matters[j] and delta[j] < 0][: cfg.max_listed]

@@ -296,9 +296,16 @@ def test_small_move_of_a_large_share_is_steady():
     # a change beyond the own window-to-window variation and a quarter of the share is listed
     out = category_changes(cats, np.array([0.46, 0.54]), np.array([0.20, 0.80]), cfg, np.array([0.05, 0.05]))
     assert [c.category for c in out["falling"]] == ["Comedy"] and [c.category for c in out["rising"]] == ["Sci-Fi"]
-    # the same change within three standard errors of the category's own variation is steady
-    out = category_changes(cats, np.array([0.46, 0.54]), np.array([0.20, 0.80]), cfg, np.array([0.1, 0.1]))
+    # the same change within two standard errors of the category's own variation is steady
+    out = category_changes(cats, np.array([0.46, 0.54]), np.array([0.20, 0.80]), cfg, np.array([0.15, 0.15]))
     assert out["falling"] == [] and out["rising"] == []
+    # between two and three, it is named only when nothing clears three (a shift still names its clearest movers)
+    three = ["Comedy", "Sci-Fi", "Drama"]
+    before = np.array([0.46, 0.34, 0.2])
+    out = category_changes(three, before, np.array([0.20, 0.60, 0.2]), cfg, np.array([0.1, 0.1, 0.01]))
+    assert [c.category for c in out["falling"]] == ["Comedy"] and [c.category for c in out["rising"]] == ["Sci-Fi"]
+    out = category_changes(three, before, np.array([0.20, 0.80, 0.0]), cfg, np.array([0.1, 0.2, 0.01]))
+    assert [c.category for c in out["falling"]] == ["Drama"] and out["rising"] == []  # Drama vanished: it clears
 
 
 def test_steady_category_is_never_listed_as_changing_across_seeded_users():
