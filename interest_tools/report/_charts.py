@@ -302,7 +302,8 @@ def pooled_bars(
 ) -> tuple[list[Bar], list[float], str]:
     """One bar per window; beyond ``max_bars`` windows, one per quarter (or year), pooled by events.
 
-    Years are used when there would be more than ``max_pooled`` quarters.
+    Years are used when the history spans more than ``max_pooled`` quarters. A pooled bar covers its whole
+    quarter or year.
 
     Returns:
         The bars, their weights (events) and what one bar is: "window", "quarter" or "year".
@@ -313,8 +314,8 @@ def pooled_bars(
     if len(wins) <= max_bars:
         return bars, weights, "window"
     for unit, freq in (("quarter", "Q"), ("year", "Y")):
-        keys = [pd.Timestamp(w.start).tz_localize(None).to_period(freq) for w in wins]
-        if len(set(keys)) <= max_pooled or unit == "year":
+        keys = [pd.Timestamp(w.start).tz_convert("UTC").tz_localize(None).to_period(freq) for w in wins]
+        if (keys[-1] - keys[0]).n + 1 <= max_pooled or unit == "year":  # periods spanned, active or not
             break
     pooled: list[Bar] = []
     pooled_weights: list[float] = []
@@ -326,7 +327,9 @@ def pooled_bars(
             for cat, share in bar.shares.items():
                 shares[cat] = shares.get(cat, 0.0) + share * w / total
         ordered = dict(sorted(shares.items(), key=lambda kv: -kv[1]))
-        pooled.append(Bar(group[0][0].start, group[-1][0].end, ordered))
+        start = key.start_time.tz_localize("UTC").to_pydatetime()
+        end = (key + 1).start_time.tz_localize("UTC").to_pydatetime()
+        pooled.append(Bar(start, end, ordered))  # the whole quarter or year, so bars have one width
         pooled_weights.append(total)
     return pooled, pooled_weights, unit
 
