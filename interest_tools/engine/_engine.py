@@ -24,7 +24,16 @@ from interest_tools.data import Catalog, Dataset, user_row_ranges
 from interest_tools.engine._freshness import FreshnessMixin
 from interest_tools.engine._loaded import Loaded
 from interest_tools.errors import InterestToolsError, StoreError, UnknownUserError
-from interest_tools.explain import Explanation, HistoryAsOf, Shift, StableInterest, explain_user, history_as_of
+from interest_tools.explain import (
+    CategoryChange,
+    Explanation,
+    HistoryAsOf,
+    Shift,
+    StableInterest,
+    explain_user,
+    history_as_of,
+    recent_changes,
+)
 from interest_tools.forecast import (
     Forecast,
     LSTMForecaster,
@@ -69,6 +78,7 @@ if TYPE_CHECKING:
     from interest_tools.pipeline import BuildConfig, BuildReport, Progress
 
 T = TypeVar("T")
+Trend = dict[str, list[CategoryChange]]  # recent_changes: rising, falling, new, faded
 
 
 class Engine(FreshnessMixin):
@@ -104,7 +114,7 @@ class Engine(FreshnessMixin):
         self.lock: threading.RLock = self.workspace.lock  # one lock for loading and writing
         self.auto_refresh = True  # see FreshnessMixin
         self.feedback_log = FeedbackLog(self.root)  # stated preferences, parsed once per change of the file
-        self._explained: dict[str, tuple[WindowTable, Explanation]] = {}  # recommend's shifts, per windows table
+        self._explained: dict[str, tuple[WindowTable, Explanation, Trend]] = {}  # recommend's shifts, per windows
 
     # ------------------------------------------------------------------------------------ lazy state
 
@@ -382,14 +392,15 @@ class Engine(FreshnessMixin):
             catalog=self.catalog,
         )  # fmt: skip
 
-    def _shifts_and_core(self, user_id: str) -> tuple[list[Shift], list[StableInterest]]:
-        """The user's shifts and stable core (as ``explain`` finds them), kept until the windows change."""
+    def _shifts_and_core(self, user_id: str) -> tuple[list[Shift], list[StableInterest], Trend]:
+        """The user's shifts, stable core (as ``explain`` finds them) and recent trend, kept until windows change."""
         table = self.windows
         hit = self._explained.get(user_id)
         if hit is None or hit[0] is not table:
-            hit = (table, explain_user(table.for_user(user_id), self.catalog))
+            wins = table.for_user(user_id)
+            hit = (table, explain_user(wins, self.catalog), recent_changes(wins, self.forecaster.config.recent_windows))
             self._explained[user_id] = hit
-        return hit[1].shifts, hit[1].stable
+        return hit[1].shifts, hit[1].stable, hit[2]
 
     def explain(self, user_id: str) -> Explanation:
         """Why the user's interests shifted, with evidence, stated preferences and where the two disagree."""

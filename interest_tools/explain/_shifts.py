@@ -41,6 +41,7 @@ __all__ = [
     "change_noise",
     "detect_shifts",
     "evidence_items",
+    "recent_changes",
     "stable_core",
 ]
 
@@ -175,6 +176,24 @@ def detect_shifts(
         )
     shifts.sort(key=lambda s: (-s.magnitude, s.boundary))
     return shifts
+
+
+def recent_changes(
+    windows: Sequence[Window], recent: int = 3, config: ExplainConfig | None = None
+) -> dict[str, list[CategoryChange]]:
+    """Rising, falling, new and faded categories of the last ``recent`` windows against the windows before them.
+
+    The same rules as a shift's lists (:func:`category_changes` with the windows' own variation), without the
+    permutation test: a trend too recent to be called a shift yet. Empty lists with fewer than ``recent + 2``
+    windows.
+    """
+    cfg = config or ExplainConfig()
+    wins = sorted(windows, key=lambda w: w.start)
+    if len(wins) < recent + 2:
+        return {"rising": [], "falling": [], "new": [], "faded": []}
+    prof, k, t = profile_of(wins), len(wins) - recent, len(wins)
+    noise = change_noise(prof, (0, k), (k, t))
+    return category_changes(prof.categories, prof.pooled(0, k), prof.pooled(k, t), cfg, noise)
 
 
 def evidence_items(

@@ -30,7 +30,7 @@ import numpy as np
 from interest_tools.windows import month_name, percent
 
 if TYPE_CHECKING:
-    from interest_tools.explain import Shift, StableInterest
+    from interest_tools.explain import CategoryChange, Shift, StableInterest
     from interest_tools.forecast.types import Forecast
 
 
@@ -44,12 +44,20 @@ class Standing:
     steady: dict[str, float] = field(default_factory=dict)  # stable core: pooled share of the history
     forecast_rising: set[str] = field(default_factory=set)
     forecast_falling: set[str] = field(default_factory=set)
+    recent_fell: dict[str, tuple[float, float]] = field(default_factory=dict)  # last windows vs before: fell
 
 
-def standing_of(forecast: Forecast, shifts: Sequence[Shift] = (), stable: Sequence[StableInterest] = ()) -> Standing:
-    """Combine the forecast with the explanation's shifts (any order) and stable core."""
+def standing_of(
+    forecast: Forecast,
+    shifts: Sequence[Shift] = (),
+    stable: Sequence[StableInterest] = (),
+    recent: Mapping[str, Sequence[CategoryChange]] | None = None,
+) -> Standing:
+    """Combine the forecast with the explanation's shifts (any order), stable core and recent trend."""
+    recent = recent or {}
     out = Standing(
         steady={s.category: s.share for s in stable},
+        recent_fell={c.category: (c.before, c.after) for c in [*recent.get("faded", []), *recent.get("falling", [])]},
         forecast_rising={c.category for c in forecast.rising},
         forecast_falling={c.category for c in forecast.falling},
     )
@@ -80,13 +88,15 @@ def left_fraction(item_cats: Sequence[str], standing: Standing) -> float:
     """How much of the item's interest the user left at the latest shift, in [0, 1].
 
     A category that fell from ``b`` to ``a`` was left by ``1 - a / b``; an item counts by its least-left category
-    (an item that is also of a kept or new category is not left at all).
+    (an item that is also of a kept or new category is not left at all). Without a shift, a fall of the last
+    windows (``recent_fell``: too recent for the shift test, the same share rules) counts instead.
     """
     if not item_cats:
         return 0.0
+    left = standing.moved_from if standing.shift_start is not None else standing.recent_fell
     fractions = []
     for cat in item_cats:
-        before, after = standing.moved_from.get(cat, (0.0, 0.0))
+        before, after = left.get(cat, (0.0, 0.0))
         fractions.append(max(0.0, 1.0 - after / before) if before > 0 else 0.0)
     return min(fractions)
 

@@ -33,7 +33,7 @@ from interest_tools.recommend._reasons import (
 )
 
 if TYPE_CHECKING:
-    from interest_tools.explain import Shift, StableInterest
+    from interest_tools.explain import CategoryChange, Shift, StableInterest
     from interest_tools.forecast.types import Forecast
 
 
@@ -131,6 +131,7 @@ def user_context(
     item_ids: pd.Index,
     shifts: Sequence[Shift] = (),
     stable: Sequence[StableInterest] = (),
+    recent: Mapping[str, Sequence[CategoryChange]] | None = None,
 ) -> UserContext:
     """The evidence recommend needs: the user's events, one forecaster pass and the user's explanation.
 
@@ -141,6 +142,8 @@ def user_context(
         item_ids: The catalog's item ids in catalog order (an object-dtype index is fastest to look up).
         shifts: The user's shifts (``explain``), so that ranking and reasons follow the latest one.
         stable: The user's stable core (``explain``), the only categories a reason calls steady.
+        recent: The user's last windows against the ones before (``recent_changes``), steering the ranking
+            when no shift has been found yet.
     """
     ids = events["item_id"].tolist()
     ratings = events["rating"].to_numpy(dtype=float)
@@ -163,7 +166,7 @@ def user_context(
         rising=[c.category for c in forecast.rising],
         interest_vector=np.asarray(forecast.interest_vector, dtype=np.float32) if forecast.interest_vector else None,
         model_scores=None if item_scores is None else pd.Series(item_scores, index=item_ids),
-        standing=standing_of(forecast, shifts, stable),
+        standing=standing_of(forecast, shifts, stable, recent),
     )
 
 
