@@ -211,6 +211,7 @@ class Engine(FreshnessMixin):
             self.workspace.mark_fresh()  # taken before anything reloads: a later write is always seen
             Loaded.reset(self)
             self.feedback_log.invalidate()
+            self._explained.clear()
 
     def users(self) -> list[str]:
         """Every stored user id, sorted."""
