@@ -194,13 +194,14 @@ def _check_range(parsed: pd.Series, values: pd.Series, rows: np.ndarray, source:
     return parsed.astype("datetime64[ns, UTC]")
 
 
-def _parse_one(value: Any) -> pd.Timestamp:
+def _parse_one(value: Any) -> pd.Timestamp | None:
+    """One text timestamp in UTC, or None when pandas cannot read it (the caller reports the row)."""
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError):
-        return pd.NaT
-    if ts is pd.NaT:
-        return pd.NaT
+        return None
+    if pd.isna(ts):
+        return None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

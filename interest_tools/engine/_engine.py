@@ -23,6 +23,7 @@ from interest_tools import pipeline
 from interest_tools.data import Catalog, Dataset, user_row_ranges
 from interest_tools.engine._freshness import FreshnessMixin
 from interest_tools.engine._loaded import Loaded
+from interest_tools.engine._preferences import PreferencesMixin
 from interest_tools.errors import InterestToolsError, StoreError, UnknownUserError
 from interest_tools.explain import (
     CategoryChange,
@@ -43,20 +44,13 @@ from interest_tools.forecast import (
 from interest_tools.forecast.framing import frame_forecast
 from interest_tools.pipeline import Workspace
 from interest_tools.recommend import (
-    FeedbackKind,
-    Preferences,
-    PreferenceTimeline,
     Recommendations,
     RecommendConfig,
-    StatementSource,
-    check_feedback,
     conflict_json,
     describe,
-    parse_instant,
     preference_timeline,
     preferences_at,
     recommend,
-    statement_record,
     timeline,
     user_context,
 )
@@ -81,7 +75,7 @@ T = TypeVar("T")
 Trend = dict[str, list[CategoryChange]]  # recent_changes: rising, falling, new, faded
 
 
-class Engine(FreshnessMixin):
+class Engine(FreshnessMixin, PreferencesMixin):
     """Build and query one store of interests.
 
     Args:
@@ -318,64 +312,6 @@ class Engine(FreshnessMixin):
             recent=config.recent_windows,
             threshold=config.shift_threshold,
         )
-
-    def preferences(self, user_id: str, at: datetime | date | str | None = None) -> Preferences:
-        """What the user said in the chat that is in force at ``at`` (now by default).
-
-        A later statement about the same item or category ends the earlier one; an expired one (past its
-        ``valid_until``) no longer applies. See :mod:`interest_tools.recommend._timeline`.
-        """
-        when = state.now() if at is None else parse_instant(at, "at")
-        return preferences_at(self.feedback_records(user_id), when)
-
-    def preference_timeline(self, user_id: str, as_of: datetime | date | str | None = None) -> PreferenceTimeline:
-        """Every statement made by ``as_of`` (now by default) with its state then, and the conflicts then.
-
-        Conflicts: statements in force that the behaviour since contradicts, and the latest observed shift (in
-        the windows up to ``as_of``) that no statement covers.
-        """
-        self.check_user(user_id)
-        at = state.now() if as_of is None else parse_instant(as_of, "as_of")
-        wins = [w for w in self.windows.for_user(user_id) if w.start <= at]
-        shifts = explain_user(wins, self.dataset.items).shifts if wins else []
-        records, events = self.feedback_records(user_id), self.user_events(user_id)
-        return preference_timeline(user_id, records, at, events, self.catalog, shifts)
-
-    def feedback_records(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's stated feedback records, in file order (the timeline orders them by ``stated_at``)."""
-        return self.feedback_log.records(user_id)
-
-    def add_feedback(
-        self, user_id: str, kind: FeedbackKind, *, item_id: str | None = None, category: str | None = None,
-        text: str = "", stated_at: datetime | date | str | None = None,
-        valid_until: datetime | date | str | None = None, source: StatementSource = "tool",
-    ) -> dict[str, Any]:  # fmt: skip
-        """Record what the person said; from the next recommendation on it applies while it is in force.
-
-        The statement is appended to the timeline: a later statement about the same item or category ends an
-        earlier one (which stays on the timeline as superseded); only :meth:`forget_user` deletes.
-
-        Args:
-            user_id: The person.
-            kind: more_like_item, not_this_item, more_category or no_more_category.
-            item_id: The item (item kinds).
-            category: The category (category kinds).
-            text: The person's words, kept as evidence.
-            stated_at: When the person said it (default now; a past date backfills it into its place).
-            valid_until: When it lapses by itself (e.g. "for a month"); default never.
-            source: Where it was said: tool (LangChain), cli or mcp.
-
-        Raises:
-            ConfigError: Unknown kind, a missing or unknown item or category (the message names valid ones), a
-                future ``stated_at`` or a ``valid_until`` not after it.
-        """
-        self.check_user(user_id)
-        check_feedback(kind, item_id, category, self.titles, self.catalog.all_categories())
-        record = statement_record(user_id, kind, item_id=item_id, category=category, text=text, now=state.now(),
-                                  stated_at=stated_at, valid_until=valid_until, source=source)  # fmt: skip
-        with self.lock, state.writer_lock(self.root):
-            self.feedback_log.append(record)
-        return record
 
     def recommend(
         self, user_id: str, k: int = 10, *, categories: list[str] | None = None,

@@ -19,9 +19,9 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
+import interest_tools.store._health as health
 from interest_tools.errors import ConfigError, StoreError
 from interest_tools.settings import Settings
-from interest_tools.store import _health as health
 from interest_tools.store._embed import EmbeddingsLike, SentenceTransformerEmbeddings
 from interest_tools.store._records import CATEGORY_LIST_KEY
 

@@ -25,9 +25,9 @@ from typing import Any, cast
 import chromadb
 from chromadb.api import ClientAPI
 
+import interest_tools.store._health as health
+import interest_tools.store._marker as store_dir
 from interest_tools.errors import StoreError
-from interest_tools.store import _health as health
-from interest_tools.store import _marker as store_dir
 from interest_tools.store._backend import chroma_settings, close_client
 
 _AT_FDCWD = -100

@@ -11,21 +11,14 @@ import pandas as pd
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
+import interest_tools.store._backend as backend
+import interest_tools.store._health as health
+import interest_tools.store._writer as writer
 from interest_tools.errors import ConfigError, DataValidationError, NotBuiltError, StoreError, UnknownUserError
 from interest_tools.settings import Settings
-from interest_tools.store import _backend as backend
-from interest_tools.store import _health as health
-from interest_tools.store import _writer as writer
 from interest_tools.store._embed import EmbeddingsLike, SentenceTransformerEmbeddings, embed_matrix, embeddings_name
 from interest_tools.store._models import ItemHit, StoreConfig, UpsertReport, WindowDoc, WindowHit, item_id_to_store
-from interest_tools.store._records import (
-    HASH_KEY,
-    Records,
-    item_hit,
-    item_records,
-    window_hit,
-    window_records,
-)
+from interest_tools.store._records import HASH_KEY, Records, item_hit, item_records, window_hit, window_records
 
 
 class InterestStore:
@@ -391,22 +384,8 @@ class InterestStore:
         return sorted(rid.removeprefix("item:") for rid in ids)
 
     def records(self, which: Literal["items", "windows"], ids: Sequence[str] | None = None) -> dict[str, list[Any]]:
-        """Stored records of one collection (all, or those of ``ids`` that exist), read page by page.
-
-        Returns:
-            ``{"ids", "documents", "metadatas", "embeddings"}``: parallel lists, in Chroma's order.
-        """
-        include = ["documents", "metadatas", "embeddings"]
-        if ids is not None:
-            got: Any = self._col(which).get(ids=list(ids), include=cast(Any, include))
-            pages: Iterable[Any] = [got]
-        else:
-            pages = writer.pages(self._col(which), include, batch=self._batch())
-        out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
-        for got in pages:
-            for key in out:
-                out[key].extend(list(got[key]) if got[key] is not None else [])
-        return out
+        """Stored records of one collection (all, or those of ``ids``): ids, documents, metadatas, embeddings."""
+        return writer.read_records(self._col(which), ids, batch=self._batch())
 
     def counts(self) -> dict[str, int]:
         """Record counts: ``{"items": n, "windows": n}``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from interest_tools.store import _state as state
+import interest_tools.store._state as state
 
 __all__ = ["FeedbackLog"]
 

@@ -22,8 +22,8 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, Field
 
+import interest_tools.store._marker as store_dir
 from interest_tools.errors import NotBuiltError, StoreError
-from interest_tools.store import _marker as store_dir
 
 EVENTS = "data/events.parquet"
 ITEMS = "data/items.parquet"

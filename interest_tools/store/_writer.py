@@ -156,3 +156,18 @@ def all_ids(collection: Collection, where: dict[str, Any] | None, *, batch: int)
         if not got["ids"]:
             return sorted(ids)
         ids += got["ids"]
+
+
+def read_records(collection: Collection, ids: Sequence[str] | None, *, batch: int) -> dict[str, list[Any]]:
+    """Records of a collection (all, page by page, or those of ``ids``) with documents, metadata and vectors."""
+    include = ["documents", "metadatas", "embeddings"]
+    got_pages: Iterable[Any] = (
+        [collection.get(ids=list(ids), include=cast(Any, include))]
+        if ids is not None
+        else pages(collection, include, batch=batch)
+    )
+    out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+    for got in got_pages:
+        for key in out:
+            out[key].extend(list(got[key]) if got[key] is not None else [])
+    return out

@@ -87,9 +87,9 @@ class WindowSummary(BaseModel):
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> WindowSummary:
+    def from_record(cls, record: Mapping[Any, Any]) -> WindowSummary:
         """Read one row of the stored summaries table (arrays, timestamps and NaN as Parquet gives them back)."""
-        return cls.model_validate({k: _plain(v) for k, v in record.items() if k in cls.model_fields})
+        return cls.model_validate({str(k): _plain(v) for k, v in record.items() if k in cls.model_fields})
 
 
 def _plain(value: Any) -> Any:

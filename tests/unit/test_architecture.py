@@ -7,6 +7,8 @@ inside functions and ``TYPE_CHECKING`` blocks), so a lazy import cannot hide an 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,11 +121,43 @@ def test_stage_packages_do_not_import_agent_frameworks(unit: str) -> None:
     assert leaks == []
 
 
+def _module_scope_imports(path: Path) -> list[tuple[str, int]]:
+    """Imports that run when the module is imported (module level, including ``if`` blocks; not in functions)."""
+    found: list[tuple[str, int]] = []
+    stack: list[ast.AST] = list(ast.parse(path.read_text(encoding="utf-8")).body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.module, node.lineno))
+        elif isinstance(node, ast.Import):
+            found += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.If | ast.Try):
+            stack += [*node.body, *node.orelse, *getattr(node, "handlers", []), *getattr(node, "finalbody", [])]
+        elif isinstance(node, ast.ExceptHandler):
+            stack += node.body
+    return found
+
+
 def test_forecast_inference_never_imports_training() -> None:
+    """Serving code (every forecast module but training's) imports no training module when it is imported.
+
+    Training is reached only through the training entry points (``train_forecaster``, ``LSTMForecaster.fit``),
+    which import it when called.
+    """
     training = {"interest_tools.forecast.train", "interest_tools.forecast._train"}
-    inference = [p for p in (PACKAGE / "forecast").glob("*.py") if p.stem != "__init__" and p.stem.lstrip("_") != "train"]
-    leaks = [f"{p.name}:{line}" for p in inference for name, line in _imports(p) if name in training]
+    inference = [p for p in (PACKAGE / "forecast").glob("*.py") if p.stem.lstrip("_") != "train"]
+    leaks = [f"{p.name}:{line}" for p in inference for name, line in _module_scope_imports(p) if name in training]
     assert leaks == []
+
+
+def test_serving_imports_no_training_code() -> None:
+    """Importing the engine (which loads checkpoints and forecasts) leaves the training module unimported."""
+    code = (
+        "import sys, interest_tools.engine, interest_tools.forecast; "
+        "print(','.join(m for m in sys.modules if m.startswith('interest_tools.forecast') and 'train' in m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
 
 
 def test_the_graph_checker_itself_finds_upward_imports_and_cycles(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import interest_tools.adapters.cli._common as cli_common
+import interest_tools.adapters.cli._data_commands as data_commands
 from interest_tools.adapters.cli import app
 from interest_tools.pipeline import BuildConfig
 from tests.harness.stores import fixture_dataset, memory_engine
@@ -45,7 +45,7 @@ def test_demo_json_is_the_only_stdout(tmp_path: Path, monkeypatch: pytest.Monkey
     import interest_tools.engine as engine_module
 
     engine = memory_engine(tmp_path / "store")
-    monkeypatch.setattr(cli_common, "load_named", lambda name: fixture_dataset())
+    monkeypatch.setattr(data_commands, "load_named", lambda name: fixture_dataset())
     monkeypatch.setattr(engine_module, "Engine", lambda settings: engine)
     tiny = BuildConfig.model_validate({"forecast": {"epochs": 1, "hidden_size": 8, "item_dim": 8}})
     real_validate = BuildConfig.model_validate

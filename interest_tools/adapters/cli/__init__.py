@@ -6,9 +6,12 @@ package; importing this package registers every command.
 
 from __future__ import annotations
 
-from interest_tools.adapters.cli import (
-    _preference_commands,  # noqa: F401  (registers `preferences` on `app`)
-    _store_commands,  # noqa: F401  (registers the store commands on `app`)
+from interest_tools.adapters.cli import (  # noqa: F401  (each registers its commands on `app`)
+    _answer_commands,
+    _data_commands,
+    _preference_commands,
+    _serve_commands,
+    _store_commands,
 )
 from interest_tools.adapters.cli._common import app
 

@@ -1,8 +1,6 @@
-"""CLI commands that build or read a store (registered on :data:`interest_tools.adapters.cli._common.app`).
+"""CLI commands that build, update, list or maintain a store, and the offline evaluation (on ``_common.app``).
 
-Every command takes ``--store PATH`` or ``--chroma-url URL`` (or their environment variables) and ``--json``.
-The commands that have an agent tool (summaries, search, history, forecast, recommend, explain, report, feedback)
-validate and run through the one operations table (:func:`run_operation`), so they refuse what the tools refuse.
+Every store command takes ``--store PATH`` or ``--chroma-url URL`` (or their environment variables) and ``--json``.
 """
 
 from __future__ import annotations
@@ -30,16 +28,12 @@ from interest_tools.adapters.cli._common import (
     column_map,
     handle_errors,
     out,
-    parse_operation,
     print_json,
     progress_printer,
     resolve_dataset,
-    run_operation,
-    settings_from,
     window_config,
 )
 from interest_tools.errors import ConfigError
-from interest_tools.windows import share_change
 
 
 @app.command()
@@ -146,164 +140,6 @@ def users(store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = 
 
 @app.command()
 @handle_errors
-def summaries(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
-    """List a user's window summaries."""
-    rows = run_operation("interest_summaries", user, store, chroma_url)
-    if as_json:
-        print_json(rows)
-        return
-    for r in rows:
-        out.print(f"[bold]{r['start'][:10]}[/] {r['summary']}", highlight=False)
-
-
-@app.command()
-@handle_errors
-def search(
-    user: UserArg,
-    query: Annotated[str, typer.Argument(help="A question about the user's past, e.g. 'when did I like horror?'.")],
-    k: Annotated[int, typer.Option("-k", help="How many windows (1-20).")] = 5,
-    store: StoreOpt = None,
-    chroma_url: UrlOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Search a user's window summaries by meaning."""
-    hits = run_operation("interest_search_history", user, store, chroma_url, query=query, k=k)
-    if as_json:
-        print_json(hits)
-        return
-    for h in hits:
-        out.print(f"[bold]{h['start'][:10]}[/] ({h['score']:.2f}) {h['summary']}", highlight=False)
-
-
-@app.command()
-@handle_errors
-def history(
-    user: UserArg,
-    as_of: Annotated[str, typer.Option("--as-of", help="Date, e.g. 2015-03-31.")],
-    store: StoreOpt = None,
-    chroma_url: UrlOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """What a user's interests were at a date, and the trend up to it."""
-    result = run_operation("interest_history_as_of", user, store, chroma_url, date=as_of)
-    if as_json:
-        print_json(result)
-        return
-    out.print(result["narrative"], highlight=False)
-
-
-@app.command()
-@handle_errors
-def forecast(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
-    """Forecast a user's next window: category shares, rising and falling."""
-    from interest_tools.forecast import Forecast
-
-    raw = run_operation("interest_forecast", user, store, chroma_url)
-    if as_json:
-        print_json(raw)
-        return
-    result = Forecast.model_validate(raw)
-    out.print(f"Next window {result.next_window.start.date()} to {result.next_window.end.date()} ({result.model}):")
-    for cat, share in list(result.category_weights.items())[:8]:
-        out.print(f"  {cat:<20} {share:6.1%}")
-    if result.rising:
-        out.print("Rising: " + ", ".join(share_change(c.category, c.before, c.after) for c in result.rising))
-    if result.falling:
-        out.print("Falling: " + ", ".join(share_change(c.category, c.before, c.after) for c in result.falling))
-
-
-@app.command()
-@handle_errors
-def recommend(
-    user: UserArg,
-    k: Annotated[int, typer.Option("-k", help="How many items (1-50).")] = 10,
-    category: Annotated[list[str] | None, typer.Option(help="Only items in these categories (repeatable).")] = None,
-    exclude_category: Annotated[list[str] | None, typer.Option(help="No items in these categories.")] = None,
-    store: StoreOpt = None,
-    chroma_url: UrlOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Recommend items for a user's next window, each with a reason."""
-    result = run_operation(
-        "interest_recommend", user, store, chroma_url, k=k, categories=category or [],
-        exclude_categories=exclude_category or [],
-    )  # fmt: skip
-    if as_json:
-        print_json(result)
-        return
-    table = Table(title=f"Recommendations for user {user}")
-    for col in ("title", "categories", "reason"):
-        table.add_column(col)
-    for item in result["items"]:
-        table.add_row(item["title"], ", ".join(item["categories"]), item["reason"])
-    out.print(table)
-
-
-@app.command()
-@handle_errors
-def explain(user: UserArg, store: StoreOpt = None, chroma_url: UrlOpt = None, as_json: JsonOpt = False) -> None:
-    """Explain how and why a user's interests shifted, with evidence."""
-    result = run_operation("interest_explain_shift", user, store, chroma_url)
-    if as_json:
-        print_json(result)
-        return
-    out.print(result["narrative"], highlight=False)
-    for conflict in result.get("conflicts", []):  # stated vs observed (see `interest-tools preferences`)
-        out.print(f"[bold]conflict:[/] {conflict['message']}", highlight=False)
-
-
-@app.command()
-@handle_errors
-def report(
-    user: UserArg,
-    out_path: Annotated[Path, typer.Option("--out", help="Output file (report.html or report.md).")] = Path(
-        "report.html"
-    ),
-    fmt: Annotated[str, typer.Option("--format", help="html (self-contained) or md (charts beside it).")] = "html",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite report files that exist already.")] = False,
-    store: StoreOpt = None,
-    chroma_url: UrlOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Write an explainability report: category chart with shifts, summaries, forecast, recommendations."""
-    context, _op, args = parse_operation("interest_report", user, store, chroma_url, format=fmt)
-    files = context.engine.report(user, out_path, args.format, overwrite=force)  # type: ignore[attr-defined]
-    if as_json:
-        print_json({"user_id": user, "files": [str(f) for f in files]})
-        return
-    out.print(f"Wrote {', '.join(str(f) for f in files)}")
-
-
-@app.command()
-@handle_errors
-def feedback(
-    user: UserArg,
-    kind: Annotated[str, typer.Option(help="more_like_item, not_this_item, more_category or no_more_category.")],
-    item: Annotated[str | None, typer.Option(help="Item id (item kinds).")] = None,
-    category: Annotated[str | None, typer.Option(help="Category (category kinds).")] = None,
-    stated_at: Annotated[
-        str | None, typer.Option("--stated-at", help="When it was said, e.g. 2024-03-03 (default now).")
-    ] = None,
-    valid_until: Annotated[
-        str | None, typer.Option("--valid-until", help="When it lapses by itself, e.g. 2024-04-03 (default never).")
-    ] = None,
-    store: StoreOpt = None,
-    chroma_url: UrlOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Record what the person said; from the next recommendation on it applies while in force."""
-    record = run_operation(
-        "interest_feedback", user, store, chroma_url, kind=kind, item_id=item, category=category,
-        stated_at=stated_at, valid_until=valid_until,
-    )  # fmt: skip
-    if as_json:
-        print_json(record)
-        return
-    out.print(f"Recorded {kind} for user {user}.")
-
-
-@app.command()
-@handle_errors
 def forget(
     user: UserArg,
     compact: Annotated[
@@ -353,78 +189,3 @@ def evaluate(
     for name, m in result["metrics"].items():
         table.add_row(name, *(f"{m[k]:.4f}" for k in ("ndcg@10", "hit@10", "recall@20", "mrr@10")))
     out.print(table)
-
-
-@app.command(name="serve-mcp")
-@handle_errors
-def serve_mcp(
-    transport: Annotated[str, typer.Option(help="stdio (for a desktop client) or http (streamable HTTP).")] = "stdio",
-    user: Annotated[
-        str | None, typer.Option(help="Bind every tool to this user (no user_id argument); default: operator tools.")
-    ] = None,
-    store: StoreOpt = None,
-    chroma_url: UrlOpt = None,
-    host: Annotated[str, typer.Option(help="HTTP host to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
-    token_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--token-file",
-            help="HTTP: file holding the bearer token every request must send (not readable by all users; "
-            "env INTEREST_TOOLS_MCP_TOKEN). Required for HTTP, loopback included.",
-        ),
-    ] = None,
-    allow_origin: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allow-origin", help="HTTP: a browser Origin to accept besides loopback and same-origin (repeatable)."
-        ),
-    ] = None,
-    allow_host: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allow-host",
-            help="HTTP: a Host header name to accept besides localhost and the bound address (repeatable).",
-        ),
-    ] = None,
-    allow_writes: Annotated[
-        bool,
-        typer.Option(
-            "--allow-writes",
-            help="HTTP without --user: also expose interest_ingest_events, interest_feedback, interest_forget_user.",
-        ),
-    ] = False,
-) -> None:
-    """Serve the interest tools over MCP (stdio, or streamable HTTP at http://HOST:PORT/mcp).
-
-    HTTP always needs a bearer token (--token-file or INTEREST_TOOLS_MCP_TOKEN), on loopback too.
-
-    Without one it refuses to start (exit 2). Clients send Authorization: Bearer TOKEN (else 401).
-
-    Host and Origin are checked against DNS rebinding (421 / 403); --allow-host and --allow-origin widen the lists.
-
-    Without --user the write tools (ingest, feedback, forget) are left out unless --allow-writes.
-    """
-    from interest_tools.adapters._mcp import serve
-    from interest_tools.adapters._mcp_access import HttpAccess, resolve_token
-
-    if transport not in ("stdio", "http"):
-        raise ConfigError(f"--transport must be stdio or http, not '{transport}'")
-    access = None
-    if transport == "http":
-        secret = settings_from(store, chroma_url).mcp_token
-        token = resolve_token(token_file, None if secret is None else secret.get_secret_value())
-        access = HttpAccess.resolve(host, token, allow_host, allow_origin)
-    elif token_file is not None or allow_origin or allow_host or allow_writes:
-        raise ConfigError(
-            "--token-file, --allow-origin, --allow-host and --allow-writes apply to --transport http only"
-        )
-    serve(
-        _common.engine_from(store, chroma_url),
-        transport=transport,  # type: ignore[arg-type]
-        user_id=user,
-        host=host,
-        port=port,
-        access=access,
-        allow_writes=allow_writes,
-    )
