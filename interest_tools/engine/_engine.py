@@ -21,20 +21,12 @@ import pandas as pd
 
 from interest_tools import pipeline
 from interest_tools.data import Catalog, Dataset, user_row_ranges
+from interest_tools.engine._explained import ExplainedCache
 from interest_tools.engine._freshness import FreshnessMixin
 from interest_tools.engine._loaded import Loaded
 from interest_tools.engine._preferences import PreferencesMixin
 from interest_tools.errors import InterestToolsError, StoreError, UnknownUserError
-from interest_tools.explain import (
-    CategoryChange,
-    Explanation,
-    HistoryAsOf,
-    Shift,
-    StableInterest,
-    explain_user,
-    history_as_of,
-    recent_changes,
-)
+from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
 from interest_tools.forecast import (
     Forecast,
     LSTMForecaster,
@@ -72,7 +64,6 @@ if TYPE_CHECKING:
     from interest_tools.pipeline import BuildConfig, BuildReport, Progress
 
 T = TypeVar("T")
-Trend = dict[str, list[CategoryChange]]  # recent_changes: rising, falling, new, faded
 
 
 class Engine(FreshnessMixin, PreferencesMixin):
@@ -108,7 +99,7 @@ class Engine(FreshnessMixin, PreferencesMixin):
         self.lock: threading.RLock = self.workspace.lock  # one lock for loading and writing
         self.auto_refresh = True  # see FreshnessMixin
         self.feedback_log = FeedbackLog(self.root)  # stated preferences, parsed once per change of the file
-        self._explained: dict[str, tuple[WindowTable, Explanation, Trend]] = {}  # recommend's shifts, per windows
+        self._explained = ExplainedCache()  # what recommend follows of each user's explanation
 
     # ------------------------------------------------------------------------------------ lazy state
 
@@ -320,7 +311,7 @@ class Engine(FreshnessMixin, PreferencesMixin):
         """Recommend items for the user's next window, each with a reason."""
         self.check_user(user_id)
         raw, item_scores = self.forecaster.forecast_and_scores(user_id)  # one LSTM pass for both
-        shifts = self._shifts_and_core(user_id)
+        shifts = self._explained.get(user_id, self.windows, self.catalog, self.forecaster.config.recent_windows)
         ctx = user_context(self._framed(raw), self.user_events(user_id), item_scores, self.item_ids, *shifts)
         cfg = (config or RecommendConfig()).model_copy(update={"k": k})
         return recommend(
@@ -328,16 +319,6 @@ class Engine(FreshnessMixin, PreferencesMixin):
             preferences=self.preferences(user_id), categories_any=categories, categories_none=exclude_categories,
             catalog=self.catalog,
         )  # fmt: skip
-
-    def _shifts_and_core(self, user_id: str) -> tuple[list[Shift], list[StableInterest], Trend]:
-        """The user's shifts, stable core (as ``explain`` finds them) and recent trend, kept until windows change."""
-        table = self.windows
-        hit = self._explained.get(user_id)
-        if hit is None or hit[0] is not table:
-            wins = table.for_user(user_id)
-            hit = (table, explain_user(wins, self.catalog), recent_changes(wins, self.forecaster.config.recent_windows))
-            self._explained[user_id] = hit
-        return hit[1].shifts, hit[1].stable, hit[2]
 
     def explain(self, user_id: str) -> Explanation:
         """Why the user's interests shifted, with evidence, stated preferences and where the two disagree."""
