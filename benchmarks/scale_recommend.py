@@ -33,9 +33,7 @@ from _scale_common import Phase, RandomItemEmbeddings, peak_mib, random_unit_vec
 
 from interest_tools.data import Dataset
 from interest_tools.engine import Engine
-from interest_tools.forecast import ForecastConfig, LSTMForecaster
-from interest_tools.forecast.model import InterestLSTM
-from interest_tools.forecast.profile import ItemSpace
+from interest_tools.forecast import ForecastConfig, InterestLSTM, ItemSpace, LSTMForecaster
 from interest_tools.pipeline import window_config_from_label
 from interest_tools.settings import Settings
 from interest_tools.store import InterestStore

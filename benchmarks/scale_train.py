@@ -4,7 +4,7 @@ What runs is the real ``train_forecaster`` with ``ForecastConfig()`` defaults (f
 batch 64, chunks of 50 windows; only ``num_threads`` is set, see ``bench_scale``) on the windows it trains on in a build (``ForecastConfig().window_label``,
 ``events-1``: one window per event). A full epoch at 10M-20M events takes hours on 2 cores, so the training loop
 is stopped after ``max_steps`` optimizer steps or ``budget_s`` seconds: a counting wrapper is put in place of
-``interest_tools.forecast.train.make_batch`` (the loop calls it once per step) and raises when the cap is reached.
+``interest_tools.forecast._train.make_batch`` (the loop calls it once per step) and raises when the cap is reached.
 Nothing in ``interest_tools`` is changed. Step ``i`` lasts from the ``i``-th call of ``make_batch`` to the next,
 so it covers building the batch, the loss, backward, clipping and the Adam step; the first step is left out of
 the throughput (warm-up).
@@ -29,9 +29,8 @@ import numpy as np
 import torch
 from _scale_common import Phase, peak_mib, random_unit_vectors
 
-import interest_tools.forecast.train as train_mod
-from interest_tools.forecast import ForecastConfig, train_forecaster
-from interest_tools.forecast.model import InterestLSTM
+import interest_tools.forecast._train as train_mod
+from interest_tools.forecast import ForecastConfig, InterestLSTM, train_forecaster
 from interest_tools.pipeline import window_config_from_label
 from interest_tools.windows import compute_windows
 

@@ -30,10 +30,10 @@ from interest_tools.explain import Explanation, HistoryAsOf, explain_user, histo
 from interest_tools.forecast import (
     Forecast,
     LSTMForecaster,
+    frame_forecast,
     item_vocab_hash,
     load_checkpoint,
 )
-from interest_tools.forecast.framing import frame_forecast
 from interest_tools.pipeline import Workspace
 from interest_tools.recommend import (
     Recommendations,
@@ -289,13 +289,13 @@ class Engine(FreshnessMixin, PreferencesMixin):
         return result
 
     def forecast(self, user_id: str) -> Forecast:
-        """Forecast the user's next window, framed in the stored cut (see :mod:`interest_tools.forecast.framing`)."""
+        """Forecast the user's next window, framed in the stored cut (see :mod:`interest_tools.forecast._framing`)."""
         self.check_user(user_id)
         return self._framed(self.forecaster.forecast(user_id))
 
     def _framed(self, forecast: Forecast) -> Forecast:
         config = self.forecaster.config
-        rows = self.windows.rows_for(forecast.user_id)[-max(config.recent_windows, 5) :]
+        rows = self.windows.rows_for(forecast.user_id)[-max(2 * config.recent_windows, 5) :]
         return frame_forecast(
             forecast,
             [self.windows.window(r) for r in rows],

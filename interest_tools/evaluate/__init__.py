@@ -1,8 +1,12 @@
-"""Offline evaluation of the forecasters: protocols (``loo``, ``next-window``) and ranking metrics."""
+"""Offline evaluation of the forecasters: the ``loo`` and ``next-window`` protocols, and a SASRec peer.
+
+The ranking metrics themselves live with the forecaster (its training validates on them): see
+:mod:`interest_tools.forecast`.
+"""
 
 from __future__ import annotations
 
-from interest_tools.evaluate.metrics import METRIC_NAMES, catalog_coverage, ranking_metrics, top_k
-from interest_tools.evaluate.protocols import MODELS, embed_items, run_eval
+from interest_tools.evaluate._protocols import MODELS, embed_items, run_eval
+from interest_tools.evaluate._sasrec import SASRecConfig
 
-__all__ = ["METRIC_NAMES", "MODELS", "catalog_coverage", "embed_items", "ranking_metrics", "run_eval", "top_k"]
+__all__ = ["MODELS", "SASRecConfig", "embed_items", "run_eval"]

@@ -25,7 +25,7 @@ from interest_tools.data import (
     load_items,
 )
 from interest_tools.errors import InterestToolsError
-from interest_tools.forecast import ForecastConfig, train_forecaster
+from interest_tools.forecast import ForecastConfig, stored_fingerprint, training_fingerprint
 from interest_tools.pipeline._ray import RayConfig
 from interest_tools.pipeline._wording import recorded_summary, stored_summary_config
 from interest_tools.store import WindowDoc, embed_matrix, embeddings_name, item_text, state
@@ -120,6 +120,8 @@ def build(
     Unchanged item and summary texts are not embedded again, so a rebuild of the same data is cheap, and
     a build that was killed resumes where it stopped.
     """
+    from interest_tools.forecast import train_forecaster  # training code loads only when a build writes
+
     config = config or BuildConfig()
     check_dataset(dataset)  # before the lock and before any write
     say = progress or (lambda _msg: None)
@@ -154,20 +156,28 @@ def build(
         state.write_frame(ws.root, state.ITEMS, dataset.items)
         state.write_frame(ws.root, state.SUMMARIES, summaries)
         forecast_window = None
+        trained = False
         if config.train_forecaster:
             t = time.perf_counter()
             fc_config = window_config_from_label(config.forecast.window_label)
-            fc_table = (
-                table
-                if table is not None and fc_config == config.window
-                else compute_windows(dataset.events, dataset.items, fc_config)
-            )
-            say(f"training the LSTM forecaster on {fc_config.label} windows")
             vectors = catalog_vectors(ws, dataset.items)
-            model = train_forecaster(
-                fc_table, dataset.items, vectors, config.forecast, embedding_model=embeddings_name(ws.embeddings)
+            emb_name = embeddings_name(ws.embeddings)
+            fingerprint = training_fingerprint(
+                dataset.events, dataset.items, vectors, fc_config.label, emb_name, config.forecast
             )
-            model.save(ws.root / state.FORECASTER, scratch_prefix=state.checkpoint_scratch(ws.root))
+            if stored_fingerprint(ws.root / state.FORECASTER) == fingerprint:
+                say("the forecaster's training inputs are unchanged: keeping it")
+            else:
+                fc_table = (
+                    table
+                    if table is not None and fc_config == config.window
+                    else compute_windows(dataset.events, dataset.items, fc_config)
+                )
+                say(f"training the LSTM forecaster on {fc_config.label} windows")
+                model = train_forecaster(fc_table, dataset.items, vectors, config.forecast, embedding_model=emb_name)
+                model.training_fingerprint = fingerprint
+                model.save(ws.root / state.FORECASTER, scratch_prefix=state.checkpoint_scratch(ws.root))
+                trained = True
             forecast_window = fc_config.model_dump(mode="json")
             timings["forecaster"] = time.perf_counter() - t
         state.write_state(
@@ -195,7 +205,7 @@ def build(
         items_embedded=item_report.n_embedded,
         windows_embedded=win_report.n_embedded,
         users_touched=n_users,
-        forecaster_trained=config.train_forecaster,
+        forecaster_trained=trained,
         duplicates_dropped=dataset.report.duplicates_dropped,
         warnings=list(dataset.report.warnings),
         seconds={k: round(v, 3) for k, v in timings.items()},
@@ -248,6 +258,8 @@ def ingest(
         NotBuiltError: Nothing was built in the store yet.
         StoreError: Another process is writing to the store.
     """
+    from interest_tools.forecast import train_forecaster  # training code loads only when a build writes
+
     t0 = time.perf_counter()
     new_events, report = load_events(events, event_columns, date_format=date_format)  # validate before any write
     new_items = load_items(items, item_columns) if items is not None else None
@@ -308,10 +320,11 @@ def ingest(
         if retrain and prior.forecast_window is not None:
             fc_config = WindowConfig.model_validate(prior.forecast_window)
             fc_table = compute_windows(merged, catalog, fc_config)
-            model = train_forecaster(
-                fc_table, catalog, catalog_vectors(ws, catalog), cfg.forecast,
-                embedding_model=embeddings_name(ws.embeddings),
-            )  # fmt: skip
+            vectors, emb_name = catalog_vectors(ws, catalog), embeddings_name(ws.embeddings)
+            model = train_forecaster(fc_table, catalog, vectors, cfg.forecast, embedding_model=emb_name)
+            model.training_fingerprint = training_fingerprint(
+                merged, catalog, vectors, fc_table.config.label, emb_name, cfg.forecast
+            )
             model.save(ws.root / state.FORECASTER, scratch_prefix=state.checkpoint_scratch(ws.root))
         state.write_state(ws.root, updated)
         state.end_write(ws.root)

@@ -34,7 +34,7 @@ from interest_tools.recommend._reasons import (
 
 if TYPE_CHECKING:
     from interest_tools.explain import CategoryChange, Shift, StableInterest
-    from interest_tools.forecast.types import Forecast
+    from interest_tools.forecast import Forecast
 
 
 _HISTORY = 300  # past items searched for the "like X" evidence (best rated, then newest, first)

@@ -35,7 +35,7 @@ from matplotlib.ticker import PercentFormatter
 from interest_tools.data import UNKNOWN_CATEGORY
 
 if TYPE_CHECKING:
-    from interest_tools.forecast.types import Forecast
+    from interest_tools.forecast import Forecast
     from interest_tools.windows import Window
 
 #: rcParams the charts are drawn under: data such as category names is text, never TeX math.

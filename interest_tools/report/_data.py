@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from interest_tools.explain import Explanation
-    from interest_tools.forecast.types import Forecast
+    from interest_tools.forecast import Forecast
     from interest_tools.recommend import Recommendations
     from interest_tools.summaries import WindowSummary
     from interest_tools.windows import Window

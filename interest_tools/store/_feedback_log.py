@@ -13,7 +13,9 @@ from typing import Any
 
 import interest_tools.store._state as state
 
-__all__ = ["FeedbackLog"]
+__all__ = [
+    "FeedbackLog",
+]
 
 
 class FeedbackLog:

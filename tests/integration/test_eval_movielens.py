@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from interest_tools.data import Dataset
-from interest_tools.evaluate import METRIC_NAMES, run_eval
-from interest_tools.forecast import ForecastConfig
+from interest_tools.evaluate import SASRecConfig, run_eval
+from interest_tools.forecast import METRIC_NAMES, ForecastConfig
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +25,16 @@ def sliced(movielens) -> Dataset:
 def test_loo_on_a_slice(sliced: Dataset) -> None:
     from interest_tools.store import SentenceTransformerEmbeddings
 
-    config = ForecastConfig(epochs=12, patience=3, num_threads=2, max_train_minutes=3)
-    result = run_eval(sliced, "loo", embeddings=SentenceTransformerEmbeddings(), seed=2020, config=config)
+    config = ForecastConfig(epochs=12, patience=3, num_threads=2)
+    peer = SASRecConfig(epochs=4, patience=2)
+    result = run_eval(sliced, "loo", embeddings=SentenceTransformerEmbeddings(), seed=2020, config=config, sasrec=peer)
     assert result["protocol"] == "loo" and result["n_users"] == 80
-    assert set(result["metrics"]) == set(result["metrics_unmasked"]) == {"lstm", "pop", "last_window", "ema"}
+    models = {"lstm", "sasrec", "pop", "last_window", "ema"}
+    assert set(result["metrics"]) == set(result["metrics_unmasked"]) == models
+    assert (
+        result["sasrec_training"]["settings"]["dropout"] == 0.2 and result["sasrec_training"]["settings"]["lr"] == 1e-3
+    )
+    assert result["lstm_training"]["stop_reason"] in ("epochs", "patience")
     for block in (result["metrics"], result["metrics_unmasked"]):
         for values in block.values():
             assert set(values) == set(METRIC_NAMES)

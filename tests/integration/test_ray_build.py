@@ -22,7 +22,7 @@ from tests.harness.vectors import assert_same_vectors
 pytest.importorskip("ray", reason="the ray extra is installed by `make setup`")
 pytestmark = pytest.mark.integration
 
-CONFIG = BuildConfig(forecast=ForecastConfig(epochs=1, hidden_size=16, item_dim=16, max_train_minutes=1))
+CONFIG = BuildConfig(forecast=ForecastConfig(epochs=1, hidden_size=16, item_dim=16))
 
 
 def _contents(engine: Engine) -> dict[str, dict[str, tuple[Any, ...]]]:
@@ -95,6 +95,7 @@ def test_ray_rebuild_embeds_nothing_again(builds: dict[str, Any]) -> None:
     again: BuildReport = builds["rebuild_report"]
     assert again.items_embedded == 0
     assert again.windows_embedded == 0
+    assert again.forecaster_trained is False  # unchanged training inputs keep the forecaster (issue 14)
     assert again.n_windows == builds["ray_report"].n_windows
 
 

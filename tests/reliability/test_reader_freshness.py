@@ -16,9 +16,7 @@ from typing import Any
 
 import pytest
 
-from interest_tools.adapters._operation_args import ToolArgumentError
-from interest_tools.adapters._operation_context import ToolContext
-from interest_tools.adapters._operations import OPERATIONS_BY_NAME
+from interest_tools.adapters import OPERATIONS_BY_NAME, ToolArgumentError, ToolContext
 from interest_tools.errors import ChromaFailedError, UnknownUserError
 from interest_tools.store import state
 from tests.harness.stores import Zygote, new_events, persistent_engine

@@ -81,3 +81,25 @@ def test_forget_user_and_unknown_user(engine):
     with pytest.raises(UnknownUserError, match="Unknown user 'u3'"):
         engine.forecast("u3")
     assert engine.store.user_window_ids("u3") == []
+
+
+def test_unchanged_rebuild_keeps_the_forecaster(engine, monkeypatch):
+    """Same events, cut, catalog, embeddings and ForecastConfig: the second build does not train (issue 14)."""
+    import interest_tools.forecast._train as train_mod  # the build imports it when it trains
+
+    calls: list[str] = []
+    real = train_mod.train_forecaster
+
+    def counting(*args, **kwargs):
+        calls.append("train")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "train_forecaster", counting)
+    before = engine.forecaster.score_items("u1")
+    again = engine.build(dataset(), TINY)
+    assert again.forecaster_trained is False and calls == []
+    assert (engine.forecaster.score_items("u1") == before).all()
+    changed = engine.build(dataset(), TINY.model_copy(update={"forecast": TINY.forecast.model_copy(update={"seed": 7})}))
+    assert changed.forecaster_trained is True and calls == ["train"]
+    fewer = Dataset(events=dataset().events.iloc[:-1], items=make_items(), name="synthetic")
+    assert engine.build(fewer, TINY).forecaster_trained is True and len(calls) == 2

@@ -137,7 +137,7 @@ def test_time_cap_is_checked_every_step_not_only_per_epoch(alternating) -> None:
 
 
 def test_validation_uses_a_seeded_sample_of_users(alternating, monkeypatch) -> None:
-    import interest_tools.forecast.train as train_mod
+    import interest_tools.forecast._train as train_mod
 
     items, _, table, _ = alternating
     seen: list[list[str]] = []

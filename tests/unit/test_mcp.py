@@ -56,7 +56,7 @@ def test_forecast_returns_text_and_cli_json(engine: Engine) -> None:
     result = call(create_server(engine, user_id="u1"), "interest_forecast", {})
     assert not result.is_error
     assert result.structured_content == engine.forecast("u1").to_json()
-    assert result.data.model == "lstm"  # the client reads it through the declared output schema
+    assert result.data.model == engine.forecaster.serving_model  # read through the declared output schema
     lc = InterestToolkit.for_user(engine, "u1").get_tool("interest_forecast")
     assert result.content[0].text == lc.invoke({"type": "tool_call", "id": "x", "name": lc.name, "args": {}}).content
 

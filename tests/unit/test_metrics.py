@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from interest_tools.evaluate.metrics import catalog_coverage, per_user_metrics, ranking_metrics, top_k
+from interest_tools.forecast import catalog_coverage, per_user_metrics, ranking_metrics, top_k
 
 
 def test_single_target_by_hand() -> None:

@@ -15,7 +15,7 @@ import pytest
 from interest_tools.errors import ConfigError
 from interest_tools.explain import Explanation
 from interest_tools.explain._models import CategoryChange, Shift, Span, StableInterest
-from interest_tools.forecast.types import CategoryShift, Forecast, NextWindow
+from interest_tools.forecast import CategoryShift, Forecast, NextWindow
 from interest_tools.recommend import Recommendations, RecommendedItem
 from interest_tools.report import write_report
 from interest_tools.report._charts import category_colors, top_categories

@@ -91,8 +91,9 @@ def demo(
     )
     engine = Engine(settings_from(store, None))
     say.print(f"[bold]2. Build[/] into {store}: monthly windows, template summaries, embeddings, LSTM forecaster.")
-    # Training is capped at 3 minutes here so that the demo stays short; `interest-tools build` trains to early stop.
-    config = BuildConfig.model_validate({"summary": {"noun": "movies"}, "forecast": {"max_train_minutes": 3.0}})
+    # Training is cut to 4 epochs (not a wall-time cap, so the demo's model does not depend on machine load) so that
+    # the demo stays short; `interest-tools build` trains to early stop.
+    config = BuildConfig.model_validate({"summary": {"noun": "movies"}, "forecast": {"epochs": 4}})
     report = engine.build(data, config, progress=lambda msg: say.print(f"   … {msg}", highlight=False))
     say.print(
         f"   {report.n_windows:,} windows; embedded {report.items_embedded:,} item and {report.windows_embedded:,}"

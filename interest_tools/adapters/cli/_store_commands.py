@@ -173,7 +173,7 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed.")] = 2020,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate the LSTM recommender against pop, last_window and ema on a dataset."""
+    """Evaluate the LSTM recommender against a SASRec peer, pop, last_window and ema on a dataset."""
     from interest_tools.evaluate import run_eval
 
     if protocol not in ("loo", "next-window"):
@@ -184,8 +184,13 @@ def evaluate(
         print_json(result)
         return
     table = Table(title=f"{protocol}: {result['n_users']} users (masked: earlier items removed from the ranking)")
-    for col in ("model", "NDCG@10", "Hit@10", "Recall@20", "MRR@10"):
+    for col in ("model", "NDCG@10", "Hit@10", "Recall@20", "MRR@10", "NDCG@10 unmasked", "Hit@10 unmasked"):
         table.add_column(col)
     for name, m in result["metrics"].items():
-        table.add_row(name, *(f"{m[k]:.4f}" for k in ("ndcg@10", "hit@10", "recall@20", "mrr@10")))
+        u = result["metrics_unmasked"][name]
+        table.add_row(
+            name,
+            *(f"{m[k]:.4f}" for k in ("ndcg@10", "hit@10", "recall@20", "mrr@10")),
+            *(f"{u[k]:.4f}" for k in ("ndcg@10", "hit@10")),
+        )
     out.print(table)

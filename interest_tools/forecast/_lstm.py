@@ -17,13 +17,14 @@ import pandas as pd
 import torch
 
 from interest_tools.errors import ConfigError, NotBuiltError
-from interest_tools.forecast.profile import ItemSpace, TableView, make_forecast, next_window, view_for
-from interest_tools.forecast.types import Forecast, ForecastConfig
+from interest_tools.forecast._batching import make_batch
+from interest_tools.forecast._profile import ItemSpace, TableView, make_forecast, next_window, view_for
+from interest_tools.forecast._types import Forecast, ForecastConfig, Forecaster
 from interest_tools.threads import one_thread
 from interest_tools.windows import WindowConfig, WindowTable
 
 if TYPE_CHECKING:
-    from interest_tools.forecast.model import InterestLSTM, StepOutput
+    from interest_tools.forecast._model import InterestLSTM, StepOutput
 
 
 #: Forecasts for at most this many users run on one torch thread (see :func:`one_thread`).
@@ -38,6 +39,13 @@ class LSTMForecaster:
         embedding_model: Name of the model that made the item text embeddings.
         training_log: Per epoch: loss, validation NDCG@10, seconds.
         best_epoch: The epoch whose weights were kept.
+        stop_reason: Why training stopped: ``patience`` (no validation gain for ``patience`` epochs), ``epochs``
+            (ran them all) or ``time_cap`` (hit the opt-in ``max_train_minutes``); ``""`` when not trained here.
+        serving_model: What answers: ``lstm``, or the baseline (``pop``, ``last_window``, ``ema``) whose validation
+            NDCG@10 beat the LSTM's on the same held-out windows (``config.choose_by_validation``; tiny logs).
+        baseline_val: The baselines' validation NDCG@10 on those windows.
+        training_fingerprint: Hash of what training read (see ``interest_tools.forecast._fingerprint``), saved
+            in the checkpoint so that a build with unchanged inputs keeps the forecaster; None when unknown.
     """
 
     name = "lstm"
@@ -51,6 +59,11 @@ class LSTMForecaster:
         self.training_log: list[dict[str, float]] = []
         self.best_epoch = 0
         self.best_val_ndcg = 0.0
+        self.stop_reason = ""
+        self.training_fingerprint: str | None = None
+        self.serving_model = "lstm"
+        self.baseline_val: dict[str, float] = {}
+        self._fallback: Forecaster | None = None
         self._table: WindowTable | None = None
         self._tower: torch.Tensor | None = None
         self._views: dict[int, TableView] = {}
@@ -58,8 +71,8 @@ class LSTMForecaster:
     # ------------------------------------------------------------------------------------------ lifecycle
 
     def fit(self, windows: WindowTable, items: pd.DataFrame, item_vectors: np.ndarray) -> LSTMForecaster:
-        """Train on every user's windows (see :func:`interest_tools.forecast.train.fit_lstm`); returns self."""
-        from interest_tools.forecast.train import fit_lstm
+        """Train on every user's windows (see :func:`interest_tools.forecast._train.fit_lstm`); returns self."""
+        from interest_tools.forecast._train import fit_lstm
 
         return fit_lstm(self, windows, items, item_vectors)
 
@@ -84,11 +97,50 @@ class LSTMForecaster:
         self._check_cut(windows)
         self._table = windows
         self.window_config = windows.config
+        self._fallback = None
+        if self.serving_model != "lstm":
+            self._fallback = self._fit_fallback(windows)
         return self
 
+    def serve(self, name: str) -> LSTMForecaster:
+        """Answer with ``name`` (``lstm`` or a baseline) from now on; returns self (eval scores the LSTM itself)."""
+        from interest_tools.forecast._baselines import BASELINES
+
+        if name != "lstm" and name not in BASELINES:
+            raise ConfigError(f"unknown forecaster '{name}': use lstm, {', '.join(BASELINES)}")
+        self.serving_model = name
+        if self._table is not None:
+            self.attach(self._table)
+        return self
+
+    def _fit_fallback(self, windows: WindowTable) -> Forecaster:
+        from interest_tools.forecast._baselines import BASELINES
+
+        if self.model is None or self.space is None or not self.space.item_categories:
+            raise NotBuiltError("the forecaster has no item categories to fit its baseline: retrain it")
+        names = self.space.categories
+        items = pd.DataFrame(
+            {
+                "item_id": list(self.space.item_ids),
+                "categories": [[names[c] for c in codes] for codes in self.space.item_categories],
+            }
+        )
+        baseline = BASELINES[self.serving_model](
+            recent_windows=self.config.recent_windows, shift_threshold=self.config.shift_threshold
+        )
+        return baseline.fit(windows, items, self.model.text_vectors.cpu().numpy())
+
+    def _served(self, windows: WindowTable | None) -> Forecaster | None:
+        """The baseline that answers instead of the LSTM, or None."""
+        if self._fallback is None:
+            return None
+        if windows is not None and windows is not self._table:
+            return self._fit_fallback(windows)
+        return self._fallback
+
     def save(self, directory: str | Path, *, scratch_prefix: str = "tmp") -> Path:
-        """Save weights and config to ``directory`` (see :func:`interest_tools.forecast.checkpoint.save_checkpoint`)."""
-        from interest_tools.forecast.checkpoint import save_checkpoint
+        """Save weights and config to ``directory`` (see :mod:`interest_tools.forecast._checkpoint`)."""
+        from interest_tools.forecast._checkpoint import save_checkpoint
 
         return save_checkpoint(self, directory, scratch_prefix=scratch_prefix)
 
@@ -115,8 +167,6 @@ class LSTMForecaster:
     @torch.no_grad()
     def _step_outputs(self, user_ids: list[str], windows: WindowTable | None) -> tuple[StepOutput, torch.Tensor]:
         """Outputs after each user's last window, and the item tower."""
-        from interest_tools.forecast.train import make_batch
-
         model, _, view = self._ready(windows)
         n = self.config.max_seq_len
         chunks = []
@@ -137,12 +187,15 @@ class LSTMForecaster:
             users.append(out.user)
             cats.append(out.category_logits)
             interests.append(out.interest)
-        from interest_tools.forecast.model import StepOutput
+        from interest_tools.forecast._model import StepOutput
 
         return StepOutput(torch.cat(users), torch.cat(cats), torch.cat(interests)), tower
 
     def score_users(self, user_ids: list[str], windows: WindowTable | None = None) -> np.ndarray:
         """Score every catalog item for many users at once: shape ``(len(user_ids), n_items)``."""
+        fallback = self._served(windows)
+        if fallback is not None:
+            return fallback.score_users(user_ids, windows)
         if not user_ids:
             assert self.space is not None
             return np.zeros((0, self.space.n_items), dtype=np.float32)
@@ -155,6 +208,9 @@ class LSTMForecaster:
         self, user_id: str, windows: WindowTable | None = None, *, exclude_seen: bool = False
     ) -> np.ndarray:
         """Score every catalog item for the user's next window (logits; ``-inf`` for seen items if excluded)."""
+        fallback = self._served(windows)
+        if fallback is not None:
+            return fallback.score_items(user_id, windows, exclude_seen=exclude_seen)
         scores = self.score_users([user_id], windows)[0].astype(np.float64)
         if exclude_seen:
             _, _, view = self._ready(windows)
@@ -167,6 +223,9 @@ class LSTMForecaster:
 
     def forecast_and_scores(self, user_id: str, windows: WindowTable | None = None) -> tuple[Forecast, np.ndarray]:
         """The forecast and every catalog item's score, from one pass of the LSTM (what recommending needs)."""
+        fallback = self._served(windows)
+        if fallback is not None:
+            return fallback.forecast(user_id, windows), fallback.score_items(user_id, windows)
         model, space, view = self._ready(windows)
         with one_thread(), torch.no_grad():
             out, tower = self._step_outputs([user_id], windows)

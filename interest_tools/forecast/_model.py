@@ -22,7 +22,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 if TYPE_CHECKING:
-    from interest_tools.forecast.types import ForecastConfig
+    from interest_tools.forecast._types import ForecastConfig
 
 
 @dataclass
@@ -49,6 +49,7 @@ class InterestLSTM(nn.Module):
         num_layers: int = 1,
         dropout: float = 0.2,
         use_item_ids: bool = True,
+        layer_norm: bool = False,
     ) -> None:
         super().__init__()
         n_items, text_dim = text_vectors.shape
@@ -70,6 +71,7 @@ class InterestLSTM(nn.Module):
             batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
         )
+        self.norm: nn.Module = nn.LayerNorm(hidden_size) if layer_norm else nn.Identity()
         self.user_head = nn.Linear(hidden_size, item_dim)
         self.cat_head = nn.Linear(hidden_size, n_categories)
         self.interest_head = nn.Linear(hidden_size, text_dim)
@@ -85,6 +87,7 @@ class InterestLSTM(nn.Module):
             num_layers=config.num_layers,
             dropout=config.dropout,
             use_item_ids=config.use_item_ids,
+            layer_norm=config.layer_norm,
         )
 
     def item_tower(self) -> torch.Tensor:
@@ -126,7 +129,7 @@ class InterestLSTM(nn.Module):
             hidden, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)
         else:
             hidden, _ = self.lstm(x)
-        return self.drop(hidden)
+        return self.drop(self.norm(hidden))
 
     def heads(self, hidden: torch.Tensor) -> StepOutput:
         """Read the next-window predictions off hidden states."""

@@ -22,10 +22,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from interest_tools.errors import CheckpointError
-from interest_tools.forecast.lstm import LSTMForecaster
-from interest_tools.forecast.model import InterestLSTM
-from interest_tools.forecast.profile import ItemSpace, item_vocab_hash
-from interest_tools.forecast.types import ForecastConfig
+from interest_tools.forecast._lstm import LSTMForecaster
+from interest_tools.forecast._model import InterestLSTM
+from interest_tools.forecast._profile import ItemSpace, item_vocab_hash
+from interest_tools.forecast._types import ForecastConfig
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -60,9 +60,14 @@ def save_checkpoint(forecaster: LSTMForecaster, directory: str | Path, *, scratc
         "embedding_dim": model.text_dim,
         "categories": list(space.categories),
         "window_config": forecaster.window_config.model_dump(mode="json") if forecaster.window_config else None,
+        "training_fingerprint": forecaster.training_fingerprint,
+        "serving_model": forecaster.serving_model,
+        "baseline_val_ndcg@10": forecaster.baseline_val,
+        "item_categories": space.item_categories,
         "training": {
             "best_epoch": forecaster.best_epoch,
             "best_val_ndcg@10": forecaster.best_val_ndcg,
+            "stop_reason": forecaster.stop_reason,
             "log": forecaster.training_log,
         },
     }
@@ -107,6 +112,22 @@ def _check(meta: dict[str, Any], directory: Path, expected: dict[str, Any]) -> N
         raise CheckpointError(f"{directory / CONFIG}: item_ids do not match item_vocab_hash; the file is corrupt")
 
 
+def stored_fingerprint(directory: str | Path) -> str | None:
+    """The ``training_fingerprint`` of the checkpoint in ``directory`` (reads only its JSON); None if absent.
+
+    A missing, unreadable or weightless checkpoint gives None, so that the caller retrains.
+    """
+    directory = Path(directory)
+    if not (directory / WEIGHTS).is_file():
+        return None
+    try:
+        meta = _read_meta(directory)
+    except CheckpointError:
+        return None
+    value = meta.get("training_fingerprint")
+    return str(value) if value else None
+
+
 def load_checkpoint(
     directory: str | Path,
     expected_item_vocab_hash: str | None = None,
@@ -143,7 +164,9 @@ def load_checkpoint(
         },
     )
     try:
-        config = ForecastConfig.model_validate(meta["config"])
+        stored = dict(meta["config"])
+        stored.setdefault("layer_norm", False)  # checkpoints from before the field had no layer norm
+        config = ForecastConfig.model_validate(stored)
         categories = [str(c) for c in meta["categories"]]
     except (KeyError, TypeError, ValidationError) as exc:
         raise CheckpointError(f"{directory / CONFIG}: bad config ({exc}); re-save the checkpoint") from exc
@@ -159,7 +182,10 @@ def load_checkpoint(
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f"{weights}: weights do not fit the configured model ({exc}); re-save") from exc
-    space = ItemSpace(item_ids=np.asarray(meta["item_ids"], dtype=object), categories=categories, item_categories=[])
+    item_categories = [[int(c) for c in codes] for codes in meta.get("item_categories") or []]
+    space = ItemSpace(
+        item_ids=np.asarray(meta["item_ids"], dtype=object), categories=categories, item_categories=item_categories
+    )
     forecaster = LSTMForecaster(config, embedding_model=str(meta["embedding_model"]))
     training = meta.get("training") or {}
     forecaster.set_trained(
@@ -170,4 +196,11 @@ def load_checkpoint(
         int(training.get("best_epoch", 0)),
         float(training.get("best_val_ndcg@10", 0.0)),
     )
+    forecaster.stop_reason = str(training.get("stop_reason", ""))
+    forecaster.training_fingerprint = meta.get("training_fingerprint")
+    forecaster.baseline_val = {str(k): float(v) for k, v in (meta.get("baseline_val_ndcg@10") or {}).items()}
+    serving = str(meta.get("serving_model") or "lstm")
+    if serving != "lstm" and not item_categories:
+        raise CheckpointError(f"{directory / CONFIG}: serves '{serving}' but has no item_categories; retrain")
+    forecaster.serving_model = serving
     return forecaster

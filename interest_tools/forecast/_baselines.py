@@ -1,4 +1,4 @@
-"""Baseline forecasters behind the :class:`~interest_tools.forecast.types.Forecaster` protocol.
+"""Baseline forecasters behind the :class:`~interest_tools.forecast._types.Forecaster` protocol.
 
 * ``pop``: everyone gets the global category mix; items ranked by popularity (summed event weight).
 * ``last_window``: the next window repeats the user's last window.
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from interest_tools.errors import NotBuiltError
-from interest_tools.forecast.profile import (
+from interest_tools.forecast._profile import (
     ItemSpace,
     TableView,
     check_item_vectors,
@@ -25,7 +25,7 @@ from interest_tools.forecast.profile import (
     unit,
     view_for,
 )
-from interest_tools.forecast.types import Forecast
+from interest_tools.forecast._types import Forecast
 from interest_tools.windows import WindowTable
 
 

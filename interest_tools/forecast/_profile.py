@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from interest_tools.errors import ConfigError
-from interest_tools.forecast.types import CategoryShift, Forecast, NextWindow
+from interest_tools.forecast._types import CategoryShift, Forecast, NextWindow
 from interest_tools.windows import WindowTable
 
 
@@ -90,7 +90,7 @@ class TableView:
         rows = row_of[keep]
         totals = np.bincount(rows, weights=w, minlength=len(table))
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(table)))])
-        cat_lookup = pd.Index(space.categories).get_indexer(np.asarray(table.categories, dtype=object))
+        cat_lookup = pd.Index(space.categories).get_indexer(pd.Index(np.asarray(table.categories, dtype=object)))
         dense = table.category_matrix()
         cats = np.zeros((len(table), len(space.categories)), dtype=np.float32)
         ok = cat_lookup >= 0

@@ -8,24 +8,31 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
 from interest_tools.data import Dataset
 from interest_tools.errors import ConfigError
-from interest_tools.evaluate.metrics import METRIC_NAMES, catalog_coverage, per_user_metrics, top_k
-from interest_tools.forecast.baselines import BASELINES
-from interest_tools.forecast.lstm import LSTMForecaster
-from interest_tools.forecast.types import ForecastConfig, Forecaster
+from interest_tools.evaluate._sasrec import SASRecConfig, SASRecPeer
+from interest_tools.forecast import (
+    BASELINES,
+    METRIC_NAMES,
+    ForecastConfig,
+    Forecaster,
+    LSTMForecaster,
+    catalog_coverage,
+    per_user_metrics,
+    top_k,
+)
 from interest_tools.store import EmbeddingsLike, SentenceTransformerEmbeddings, embed_matrix, embeddings_name, item_text
 from interest_tools.windows import WindowConfig, WindowTable, compute_windows
 
 logger = logging.getLogger(__name__)
 
 Protocol = Literal["loo", "next-window"]
-MODELS = ("lstm", "pop", "last_window", "ema")
+MODELS = ("lstm", "sasrec", "pop", "last_window", "ema")
 DEFAULT_LSTM_WINDOW = WindowConfig(every_n_events=1)
 DEFAULT_BASELINE_WINDOW = WindowConfig(freq="month")
 
@@ -51,7 +58,7 @@ def _sample_users(events: pd.DataFrame, max_users: int | None, seed: int) -> pd.
 
 
 def _catalog_index(items: pd.DataFrame, item_ids: pd.Series) -> np.ndarray:
-    return pd.Index(items["item_id"].astype(str)).get_indexer(item_ids.astype(str).to_numpy())
+    return pd.Index(items["item_id"].astype(str)).get_indexer(pd.Index(item_ids.astype(str)))
 
 
 def _history(events: pd.DataFrame, items: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -82,7 +89,7 @@ def _split(
         raise ConfigError(f"unknown protocol '{protocol}': use 'loo' or 'next-window'")
     ts = events["timestamp"]
     if cut is None:
-        cut = pd.Timestamp(ts.quantile(cut_quantile))
+        cut = pd.Timestamp(cast(Any, ts.quantile(cut_quantile)))  # a datetime Series' quantile is a Timestamp
     cut = pd.Timestamp(cut)
     cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
     before, after = events[ts < cut], events[ts >= cut]
@@ -96,7 +103,7 @@ def _split(
         if user not in known:
             continue
         a, b = post.item_indptr[lo], post.item_indptr[lo + 1]
-        idx = lookup.get_indexer(np.asarray(post.item_ids[post.item_codes[a:b]], dtype=object).astype(str))
+        idx = lookup.get_indexer(pd.Index(np.asarray(post.item_ids[post.item_codes[a:b]], dtype=object).astype(str)))
         if (idx >= 0).any():
             targets[user] = np.unique(idx[idx >= 0])
     params = {"cut": cut.isoformat(), "cut_quantile": cut_quantile, "test_window": test_freq}
@@ -154,6 +161,7 @@ def run_eval(
     cut: pd.Timestamp | str | None = None,
     cut_quantile: float = 0.8,
     test_freq: str = "month",
+    sasrec: SASRecConfig | None = None,
 ) -> dict[str, Any]:
     """Evaluate the LSTM forecaster and the baselines on one protocol.
 
@@ -166,7 +174,8 @@ def run_eval(
             when None.
         embeddings: Embeddings object used when ``item_vectors`` is None.
         seed: Seed of training and user sampling.
-        models: Which of lstm, pop, last_window, ema to run.
+        models: Which of lstm, sasrec, pop, last_window, ema to run (``sasrec``: the reference SASRec peer of
+            :mod:`interest_tools.evaluate._sasrec`, trained on the LSTM's windows).
         config: LSTM hyperparameters (seed overridden by ``seed``).
         window: Windows the LSTM reads (default one per event, ``events-1``).
         baseline_window: Windows of last_window and ema (default calendar months).
@@ -174,10 +183,12 @@ def run_eval(
         cut: Cut time of ``next-window`` (default: the ``cut_quantile`` quantile of event times).
         cut_quantile: See ``cut``.
         test_freq: Calendar length of the test window of ``next-window``.
+        sasrec: Settings of the SASRec peer (seed overridden by ``seed``).
 
     Returns:
         ``{protocol, n_users, metrics: {model: {ndcg@10, hit@10, recall@20, mrr@10}}, metrics_unmasked: {...},
-        coverage: {model: catalog coverage@10 (masked)}, n_users_masked, seed, params, seconds, lstm_training}``.
+        coverage: {model: catalog coverage@10 (masked)}, n_users_masked, seed, params, seconds, lstm_training,
+        sasrec_training}``.
         ``metrics`` mask each user's earlier items (and drop them from the targets); ``metrics_unmasked`` rank
         everything.
     """
@@ -194,7 +205,9 @@ def run_eval(
     else:
         embedding_model = embeddings_name(embeddings) if embeddings is not None else "precomputed"
     events = _sample_users(dataset.events, max_users, seed)
-    train_events, targets, params = _split(events, items, protocol, cut and pd.Timestamp(cut), cut_quantile, test_freq)
+    train_events, targets, params = _split(
+        events, items, protocol, pd.Timestamp(cut) if cut else None, cut_quantile, test_freq
+    )
     users = sorted(targets)
     if not users:
         raise ConfigError(f"protocol '{protocol}' leaves no user to test: use more data or another cut")
@@ -214,9 +227,10 @@ def run_eval(
     }
     seconds: dict[str, float] = {"embed": round(embed_seconds, 1)}
     lstm_info: dict[str, Any] = {}
+    sasrec_info: dict[str, Any] = {}
     for name in models:
         t0 = time.monotonic()
-        cut_cfg = window if name == "lstm" else baseline_window
+        cut_cfg = window if name in ("lstm", "sasrec") else baseline_window
         key = cut_cfg.label
         if key not in tables:
             tables[key] = compute_windows(train_events, items, cut_cfg)
@@ -224,13 +238,23 @@ def run_eval(
         model: Forecaster
         if name == "lstm":
             lstm = LSTMForecaster(config, embedding_model=embedding_model).fit(table, items, item_vectors)
+            serving = lstm.serving_model
+            lstm.serve("lstm")  # the row scores the LSTM itself, whatever serving would choose
             lstm_info = {
                 "best_epoch": lstm.best_epoch,
                 "epochs_run": len(lstm.training_log),
                 "val_ndcg@10": round(lstm.best_val_ndcg, 6),
+                "stop_reason": lstm.stop_reason,
+                "max_train_minutes_hit": lstm.stop_reason == "time_cap",
+                "serving_model": serving,
+                "baseline_val_ndcg@10": lstm.baseline_val,
                 "train_seconds": round(time.monotonic() - t0, 1),
             }
             model = lstm
+        elif name == "sasrec":
+            peer = SASRecPeer((sasrec or SASRecConfig()).model_copy(update={"seed": seed})).fit(table, items)
+            sasrec_info = {**peer.info(), "train_seconds": round(time.monotonic() - t0, 1)}
+            model = peer  # type: ignore[assignment]
         else:
             model = BASELINES[name]().fit(table, items, item_vectors)
         masked, unmasked, coverage, n_masked = _score_metrics(model, table, users, targets, seen, len(items))
@@ -253,4 +277,5 @@ def run_eval(
     }
     result["seconds"] = seconds
     result["lstm_training"] = lstm_info
+    result["sasrec_training"] = sasrec_info
     return result

@@ -3,20 +3,24 @@
 Each user's windows form one sequence. The model at step ``t`` is trained to predict window ``t + 1``: a
 full softmax over the catalog for its items (each item weighted by its share of the window's weight), a
 cross-entropy against its category shares, and a cosine loss between the interest head and the window's mean
-item embedding. Long histories are cut into chunks of ``max_seq_len`` windows (aligned to the end).
+item embedding. Long histories are cut into chunks of ``max_seq_len`` windows (aligned to the end; with
+``train_stride`` they overlap and only each chunk's last ``train_stride`` steps carry a loss).
 
 Early stopping is on a split by time: each user's last window is held out; validation predicts it from the
 windows before it (items seen before masked, unless repeated in the window) and scores NDCG@10. The weights of
-the best epoch are kept (the later one on ties). The held-out windows are never training targets.
+the best epoch are kept (the later one on ties). The held-out windows are never training targets. Training
+stops after ``epochs`` or ``patience`` epochs without gain, and on wall time only when ``max_train_minutes`` is
+set. Then the baselines are scored on the same held-out windows (:mod:`interest_tools.forecast._choice`) and the
+best of them is served instead of the LSTM if it validates higher.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import math
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,87 +28,37 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from interest_tools.errors import ConfigError
-from interest_tools.forecast.lstm import LSTMForecaster
-from interest_tools.forecast.model import InterestLSTM
-from interest_tools.forecast.profile import ItemSpace, TableView, check_item_vectors
-from interest_tools.forecast.types import ForecastConfig
+from interest_tools.forecast._batching import Batch, Chunk, make_batch
+from interest_tools.forecast._choice import baseline_validation, choose
+from interest_tools.forecast._lstm import LSTMForecaster
+from interest_tools.forecast._model import InterestLSTM
+from interest_tools.forecast._profile import ItemSpace, TableView, check_item_vectors
+from interest_tools.forecast._types import ForecastConfig
 from interest_tools.windows import WindowTable
 
 logger = logging.getLogger(__name__)
 
-Chunk = tuple[int, int, int]  # (first row, end row exclusive, first step with a loss)
+#: Shared negatives of sampled softmax when the catalog exceeds ``full_softmax_max_items`` and none are set.
+AUTO_NEGATIVES = 2048
+
+__all__ = [
+    "NegativeSampler",
+    "fit_lstm",
+    "split_chunks",
+    "train_forecaster",
+]
 
 
-@dataclass
-class Batch:
-    """Tensors of one batch of window sequences (right padded)."""
-
-    bag_items: torch.Tensor
-    bag_offsets: torch.Tensor
-    bag_weights: torch.Tensor
-    categories: torch.Tensor
-    lengths: torch.Tensor
-    loss_steps: torch.Tensor  # flat (batch * steps) positions that carry a loss
-    target_items: torch.Tensor
-    target_offsets: torch.Tensor
-    target_weights: torch.Tensor
-    target_step: torch.Tensor  # loss-step number of each target item
-    target_categories: torch.Tensor
-    target_rows: np.ndarray
-
-
-def _gather(indptr: np.ndarray, values: list[np.ndarray], rows: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Gather CSR segments of ``rows`` (``-1`` gives an empty segment); returns values and segment offsets."""
-    valid = rows >= 0
-    safe = np.where(valid, rows, 0)
-    counts = np.where(valid, indptr[safe + 1] - indptr[safe], 0)
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    total = int(counts.sum())
-    pos = np.repeat(indptr[safe] - offsets, counts) + np.arange(total)
-    return [v[pos] for v in values], offsets
-
-
-def make_batch(view: TableView, chunks: list[Chunk], device: str = "cpu") -> Batch:
-    """Build the tensors of a batch of chunks (targets are each step's next row)."""
-    steps = max(e - s for s, e, _ in chunks)
-    rows = np.full((len(chunks), steps), -1, dtype=np.int64)
-    loss = np.zeros((len(chunks), steps), dtype=bool)
-    for b, (s, e, first) in enumerate(chunks):
-        rows[b, : e - s] = np.arange(s, e)
-        loss[b, first : e - s] = True
-    flat = rows.reshape(-1)
-    (items, weights), offsets = _gather(view.item_indptr, [view.item_idx, view.item_w], flat)
-    cats = np.where(flat[:, None] >= 0, view.cats[np.maximum(flat, 0)], 0.0).astype(np.float32)
-    loss_steps = np.flatnonzero(loss.reshape(-1))
-    target_rows = flat[loss_steps] + 1
-    target_rows = np.where(target_rows < len(view.cats), target_rows, -1)  # past the end at forecast time
-    (t_items, t_weights), t_offsets = _gather(view.item_indptr, [view.item_idx, view.item_w], target_rows)
-    t_step = np.repeat(np.arange(len(target_rows)), np.diff(np.append(t_offsets, len(t_items))))
-
-    def t(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-        return torch.as_tensor(a, dtype=dtype, device=device)
-
-    return Batch(
-        bag_items=t(items, torch.long),
-        bag_offsets=t(offsets, torch.long),
-        bag_weights=t(weights, torch.float32),
-        categories=t(cats.reshape(len(chunks), steps, -1), torch.float32),
-        lengths=torch.as_tensor((rows >= 0).sum(1), dtype=torch.long),
-        loss_steps=t(loss_steps, torch.long),
-        target_items=t(t_items, torch.long),
-        target_offsets=t(t_offsets, torch.long),
-        target_weights=t(t_weights, torch.float32),
-        target_step=t(t_step, torch.long),
-        target_categories=t(np.where(target_rows[:, None] >= 0, view.cats[target_rows], 0.0), torch.float32),
-        target_rows=target_rows,
-    )
-
-
-def split_chunks(view: TableView, max_len: int) -> tuple[list[Chunk], list[Chunk]]:
+def split_chunks(view: TableView, max_len: int, stride: int | None = None) -> tuple[list[Chunk], list[Chunk]]:
     """Cut every user's sequence into training chunks, and one validation chunk per user.
 
-    Training predicts windows up to each user's second to last; validation predicts the last one.
+    Training predicts windows up to each user's second to last; validation predicts the last one. Each
+    training chunk reads up to ``max_len`` windows and carries a loss on its last ``stride`` steps (default
+    ``max_len``: chunks do not overlap); chunk ends step back by ``stride``, so every window is a target exactly
+    once per epoch, and with ``stride < max_len`` each is predicted after at least ``max_len - stride`` windows
+    of context (the steps before are burn-in).
     """
+    stride = min(stride or max_len, max_len)
     train: list[Chunk] = []
     val: list[Chunk] = []
     for lo, hi in view.table.user_rows.values():
@@ -113,9 +67,10 @@ def split_chunks(view: TableView, max_len: int) -> tuple[list[Chunk], list[Chunk
         val.append((max(lo, hi - 1 - max_len), hi - 1, hi - 1 - max(lo, hi - 1 - max_len) - 1))
         end = hi - 2  # inputs lo .. hi-3 predict lo+1 .. hi-2
         while end > lo:
+            first = max(lo, end - stride)  # first input row whose prediction carries a loss
             start = max(lo, end - max_len)
-            train.append((start, end, 0))
-            end = start
+            train.append((start, end, first - start))
+            end = first
     return train, val
 
 
@@ -163,16 +118,17 @@ def batch_loss(
 class NegativeSampler:
     """Shared negatives for sampled softmax, drawn in proportion to ``(count + 1) ** power``."""
 
-    def __init__(self, counts: np.ndarray, k: int, power: float = 0.75, device: str = "cpu") -> None:
+    def __init__(self, counts: np.ndarray, k: int, power: float = 0.75, device: str = "cpu", seed: int = 0) -> None:
         q = (np.asarray(counts, dtype=np.float64) + 1.0) ** power
         q /= q.sum()
         self.k = int(min(k, len(q)))
         self.q = torch.as_tensor(q, dtype=torch.float32, device=device)
         self.log_kq = torch.log(self.k * self.q)
+        self.generator = torch.Generator(device=device).manual_seed(seed)
 
     def sample(self) -> torch.Tensor:
-        """Draw ``k`` item indices (with replacement; torch's global generator, seeded by training)."""
-        return torch.multinomial(self.q, self.k, replacement=True)
+        """Draw ``k`` item indices (with replacement, from the sampler's own seeded generator)."""
+        return torch.multinomial(self.q, self.k, replacement=True, generator=self.generator)
 
 
 @torch.no_grad()
@@ -182,7 +138,7 @@ def validation_ndcg(model: InterestLSTM, view: TableView, chunks: list[Chunk], c
     Items the user had seen before are masked unless they are in the held-out window (so repeat consumption
     still counts).
     """
-    from interest_tools.evaluate.metrics import ranking_metrics
+    from interest_tools.forecast._metrics import ranking_metrics
 
     model.eval()
     tower = model.item_tower()
@@ -224,20 +180,41 @@ def _progress(total: int, show: bool | None) -> object | None:
 def fit_lstm(
     forecaster: LSTMForecaster, windows: WindowTable, items: pd.DataFrame, item_vectors: np.ndarray
 ) -> LSTMForecaster:
-    """Train ``forecaster`` in place on every user's windows (see the module docstring)."""
+    """Train ``forecaster`` in place on every user's windows (see the module docstring).
+
+    Reproducible: the same seed, data and config give the same weights whatever the machine's load. Every
+    random draw (shuffles, dropout, negatives) comes from generators seeded with ``config.seed``, torch runs
+    with deterministic algorithms, and training uses ``config.num_threads`` threads (CPU float sums depend on
+    the thread count). Training stops on epochs and patience, or on ``max_train_minutes`` only when it is set.
+    """
     config = forecaster.config.model_copy(update={"window_label": windows.config.label})
     forecaster.config = config
     space = ItemSpace.from_items(items)
     vectors = check_item_vectors(item_vectors, space)
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
     threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    rng_state = torch.random.get_rng_state()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(config.seed)  # dropout draws from torch's global generator
     try:
-        return _fit(forecaster, config, space, vectors, windows, rng)
+        return _fit(forecaster, config, space, vectors, windows, np.random.default_rng(config.seed))
     finally:
+        torch.random.set_rng_state(rng_state)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         torch.set_num_threads(threads)
+
+
+def lr_factor(step: int, config: ForecastConfig, total_steps: int) -> float:
+    """Multiplier of ``config.lr`` at optimiser step ``step``: linear warmup, then constant or cosine decay."""
+    if config.warmup_steps and step < config.warmup_steps:
+        return 0.1 + 0.9 * step / config.warmup_steps
+    if config.lr_decay == "cosine" and total_steps > config.warmup_steps:
+        progress = min(1.0, (step - config.warmup_steps) / (total_steps - config.warmup_steps))
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0
 
 
 def _fit(
@@ -249,7 +226,7 @@ def _fit(
     rng: np.random.Generator,
 ) -> LSTMForecaster:
     view = TableView.build(windows, space)
-    train, val = split_chunks(view, config.max_seq_len)
+    train, val = split_chunks(view, config.max_seq_len, config.train_stride)
     if len(val) > config.max_val_users:  # validation scores every item per user: a seeded sample bounds it
         val = [val[i] for i in sorted(rng.choice(len(val), config.max_val_users, replace=False).tolist())]
     if not train:
@@ -261,14 +238,18 @@ def _fit(
     optimiser = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
     )
+    steps_per_epoch = -(-len(train) // config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(step, config, total_steps))
     sampler = None
-    if config.negatives:
+    negatives = config.negatives or (AUTO_NEGATIVES if space.n_items > config.full_softmax_max_items else 0)
+    if negatives:
         counts = np.bincount(view.item_idx, minlength=space.n_items)
-        sampler = NegativeSampler(counts, config.negatives, device=config.device)
+        sampler = NegativeSampler(counts, negatives, device=config.device, seed=config.seed)
     best, best_state, best_epoch, stale = -1.0, copy.deepcopy(model.state_dict()), 0, 0
     log: list[dict[str, float]] = []
-    deadline = time.monotonic() + 60 * config.max_train_minutes
-    out_of_time = False
+    deadline = None if config.max_train_minutes is None else time.monotonic() + 60 * config.max_train_minutes
+    stop_reason = "epochs"
     bar = _progress(config.epochs, config.show_progress)
     model.train()
     for epoch in range(1, config.epochs + 1):
@@ -276,8 +257,8 @@ def _fit(
         order = rng.permutation(len(train))
         total = 0.0
         for i in range(0, len(order), config.batch_size):
-            if time.monotonic() > deadline:  # checked per step: one epoch of a large log can take hours
-                out_of_time = True
+            if deadline is not None and time.monotonic() > deadline:  # opt-in cap, checked per step
+                stop_reason = "time_cap"
                 break
             batch = make_batch(view, [train[j] for j in order[i : i + config.batch_size]], config.device)
             loss = batch_loss(model, batch, config, sampler)
@@ -285,6 +266,7 @@ def _fit(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimiser.step()
+            scheduler.step()
             total += float(loss.detach()) * len(batch.lengths)
         score = validation_ndcg(model, view, val, config) if val else -float(total)
         log.append({"epoch": epoch, "loss": total / len(train), "val_ndcg@10": score, "seconds": time.monotonic() - t0})
@@ -296,13 +278,30 @@ def _fit(
             best, best_state, best_epoch, stale = score, copy.deepcopy(model.state_dict()), epoch, 0
         else:
             stale += 1
-        if stale >= config.patience or out_of_time or time.monotonic() > deadline:
+        if stop_reason == "time_cap" or (deadline is not None and time.monotonic() > deadline):
+            stop_reason = "time_cap"
+            logger.warning("training stopped at max_train_minutes=%s after epoch %d", config.max_train_minutes, epoch)
+            break
+        if stale >= config.patience:
+            stop_reason = "patience"
             break
     if bar is not None:
         bar.close()  # type: ignore[attr-defined]
     model.load_state_dict(best_state)
     model.eval()
+    if config.choose_by_validation and val:
+        forecaster.baseline_val = {k: round(v, 6) for k, v in baseline_validation(view, val, space).items()}
+        forecaster.serving_model = choose(best, forecaster.baseline_val)
+        if forecaster.serving_model != "lstm":
+            logger.warning(
+                "the LSTM's validation NDCG@10 %.4f is below %s's %.4f: serving %s",
+                best,
+                forecaster.serving_model,
+                forecaster.baseline_val[forecaster.serving_model],
+                forecaster.serving_model,
+            )
     forecaster.set_trained(model, space, windows, log, best_epoch, best)
+    forecaster.stop_reason = stop_reason
     return forecaster
 
 
