@@ -31,7 +31,7 @@ from interest_tools.windows import month_name, percent
 
 if TYPE_CHECKING:
     from interest_tools.explain import CategoryChange, Shift, StableInterest
-    from interest_tools.forecast.types import Forecast
+    from interest_tools.forecast import Forecast
 
 
 @dataclass

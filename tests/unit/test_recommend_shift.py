@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from interest_tools.explain import explain_user, recent_changes
-from interest_tools.forecast.types import Forecast, NextWindow
+from interest_tools.forecast import Forecast, NextWindow
 from interest_tools.recommend import RecommendConfig, recommend, user_context
 from interest_tools.windows import WindowConfig, compute_windows
 from tests.harness.synth import A, B, frame_of, make_catalog, shifted
