@@ -21,6 +21,7 @@ import pandas as pd
 
 from interest_tools import pipeline
 from interest_tools.data import Catalog, Dataset, user_row_ranges
+from interest_tools.engine._explained import ExplainedCache
 from interest_tools.engine._freshness import FreshnessMixin
 from interest_tools.engine._loaded import Loaded
 from interest_tools.engine._preferences import PreferencesMixin
@@ -98,6 +99,7 @@ class Engine(FreshnessMixin, PreferencesMixin):
         self.lock: threading.RLock = self.workspace.lock  # one lock for loading and writing
         self.auto_refresh = True  # see FreshnessMixin
         self.feedback_log = FeedbackLog(self.root)  # stated preferences, parsed once per change of the file
+        self._explained = ExplainedCache()  # what recommend follows of each user's explanation
 
     # ------------------------------------------------------------------------------------ lazy state
 
@@ -194,6 +196,7 @@ class Engine(FreshnessMixin, PreferencesMixin):
             self.workspace.mark_fresh()  # taken before anything reloads: a later write is always seen
             Loaded.reset(self)
             self.feedback_log.invalidate()
+            self._explained.clear()
 
     def users(self) -> list[str]:
         """Every stored user id, sorted."""
@@ -308,7 +311,8 @@ class Engine(FreshnessMixin, PreferencesMixin):
         """Recommend items for the user's next window, each with a reason."""
         self.check_user(user_id)
         raw, item_scores = self.forecaster.forecast_and_scores(user_id)  # one LSTM pass for both
-        ctx = user_context(self._framed(raw), self.user_events(user_id), item_scores, self.item_ids)
+        shifts = self._explained.get(user_id, self.windows, self.catalog, self.forecaster.config.recent_windows)
+        ctx = user_context(self._framed(raw), self.user_events(user_id), item_scores, self.item_ids, *shifts)
         cfg = (config or RecommendConfig()).model_copy(update={"k": k})
         return recommend(
             ctx, index=self.item_index, items=self.dataset.items, popularity=self.popularity, config=cfg,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from interest_tools.explain._explain import Explanation, HistoryAsOf, explain_user, history_as_of
 from interest_tools.explain._models import CategoryChange, ExplainConfig, Shift, StableInterest
+from interest_tools.explain._shifts import recent_changes
 
 __all__ = [
     "CategoryChange",
@@ -19,4 +20,5 @@ __all__ = [
     "StableInterest",
     "explain_user",
     "history_as_of",
+    "recent_changes",
 ]

@@ -33,6 +33,19 @@ class ExplainConfig(BaseModel):
     min_change: float = Field(
         default=0.03, ge=0.0, le=1.0, description="Smallest share change for a category to count as rising/falling."
     )
+    min_relative_change: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="Smallest share change, as a fraction of the larger of the two shares, for a category to count "
+        "as rising/falling (a 46% -> 41% move is steady).",
+    )
+    min_change_z: float = Field(
+        default=3.0,
+        ge=0.0,
+        description="Smallest share change in standard errors of the category's own window-to-window variation "
+        "for it to count as rising/falling.",
+    )
     max_listed: int = Field(default=5, ge=1, description="Most categories listed as rising (and as falling).")
     present_share: float = Field(
         default=0.02, ge=0.0, le=1.0, description="Share at which a category counts as present (new/faded)."
@@ -82,6 +95,9 @@ class Shift(BaseModel):
     faded: list[CategoryChange] = Field(description="Categories present before and absent after.")
     magnitude: float = Field(description="Total variation distance between the pooled sides, in [0, 1].")
     evidence_item_ids: list[str] = Field(description="Items of the user's history that show the shift.")
+    evidence_after: list[str] = Field(
+        default_factory=list, exclude=True, description="The evidence items taken from after the shift (rest: before)."
+    )
     p_value: float = Field(default=1.0, exclude=True, description="Permutation p-value of the split.")
     boundary: int = Field(default=0, exclude=True, description="Position of the first window after the shift.")
     before_windows: tuple[int, int] = Field(default=(0, 0), exclude=True, description="Window positions [lo, hi).")

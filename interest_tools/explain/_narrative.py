@@ -81,9 +81,18 @@ def template_narrative(explanation: Explanation, titles: dict[str, str] | None =
             parts.append("Newly present: " + ", ".join(c.category for c in s.new))
         if s.faded:
             parts.append("No longer present: " + ", ".join(c.category for c in s.faded))
-        shown = [f'"{display_title(titles[i])}"' for i in s.evidence_item_ids if i in titles][:4]
-        if shown:
-            parts.append("Examples from the history: " + ", ".join(shown))
+        known = [i for i in s.evidence_item_ids if i in titles]
+        after = set(s.evidence_after)
+        sides = [
+            f"{label} {', '.join(chosen)}"
+            for label, chosen in (
+                ("before the shift", [f'"{display_title(titles[i])}"' for i in known if i not in after][:2]),
+                ("after it", [f'"{display_title(titles[i])}"' for i in known if i in after][:2]),
+            )
+            if chosen
+        ]
+        if sides:
+            parts.append("Examples from the history: " + "; ".join(sides))
         paras.append(". ".join(p.rstrip(".") for p in parts) + ".")
     return "\n\n".join(paras)
 

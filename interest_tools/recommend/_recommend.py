@@ -5,8 +5,11 @@ items nobody has touched yet are recommendable from their text: cold start), and
 scores when it has them (the learned item tower ranks best on history). They are re-ranked by a weighted sum
 of the model score, similarity to the forecast vector, fit to the forecast category distribution and a small
 popularity prior, then optionally diversified with maximal marginal relevance (MMR). Items the user already
-has, and stated dislikes, are excluded. Each reason names the forecast interest the item serves and the past
-item of the user it most resembles, both taken from the data.
+has, and stated dislikes, are excluded. When the user's explanation is given, the category weights follow the
+latest shift (a category the user left weighs no more than after the shift; see
+:func:`interest_tools.recommend._reasons.ranking_weights`). Each reason says what the explanation and forecast
+say of the item's category and names the past item of the user it most resembles
+(:mod:`interest_tools.recommend._reasons`).
 """
 
 from __future__ import annotations
@@ -20,10 +23,21 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from interest_tools.data import Catalog
-from interest_tools.windows import percent
+from interest_tools.recommend._reasons import (
+    Standing,
+    category_reason,
+    left_fraction,
+    most_similar_past,
+    ranking_weights,
+    standing_of,
+)
 
 if TYPE_CHECKING:
+    from interest_tools.explain import CategoryChange, Shift, StableInterest
     from interest_tools.forecast import Forecast
+
+
+_HISTORY = 300  # past items searched for the "like X" evidence (best rated, then newest, first)
 
 
 class ItemIndex(Protocol):
@@ -57,6 +71,12 @@ class RecommendConfig(BaseModel):
     w_similarity: float = Field(default=0.5, ge=0, description="Weight of cosine similarity to the forecast vector.")
     w_category: float = Field(default=0.5, ge=0, description="Weight of the item's fit to the forecast categories.")
     w_popularity: float = Field(default=0.1, ge=0, description="Weight of the log-popularity prior (0..1 scaled).")
+    w_left: float = Field(
+        default=1.0,
+        ge=0,
+        description="Penalty for an item of categories the user left at the latest shift, times the fraction left "
+        "(explain: 90% -> 4% is 0.96 left); not applied to categories asked for.",
+    )
     mmr_lambda: float | None = Field(
         default=None, ge=0, le=1, description="MMR trade-off (1 = relevance only); None turns diversity off."
     )
@@ -101,25 +121,43 @@ class UserContext:
     rising: list[str]
     interest_vector: np.ndarray | None
     model_scores: pd.Series | None = None  # item_id -> score from the forecaster
+    standing: Standing = field(default_factory=Standing)  # what explain and forecast say of each category
 
 
 def user_context(
-    forecast: Forecast, events: pd.DataFrame, item_scores: np.ndarray | None, item_ids: pd.Index
+    forecast: Forecast,
+    events: pd.DataFrame,
+    item_scores: np.ndarray | None,
+    item_ids: pd.Index,
+    shifts: Sequence[Shift] = (),
+    stable: Sequence[StableInterest] = (),
+    recent: Mapping[str, Sequence[CategoryChange]] | None = None,
 ) -> UserContext:
-    """The evidence recommend needs: the user's events and one forecaster pass.
+    """The evidence recommend needs: the user's events, one forecaster pass and the user's explanation.
 
     Args:
         forecast: The (framed) forecast of the user's next window.
         events: The user's canonical events.
         item_scores: The forecaster's score of every catalog item (catalog order), if any.
         item_ids: The catalog's item ids in catalog order (an object-dtype index is fastest to look up).
+        shifts: The user's shifts (``explain``), so that ranking and reasons follow the latest one.
+        stable: The user's stable core (``explain``), the only categories a reason calls steady.
+        recent: The user's last windows against the ones before (``recent_changes``), steering the ranking
+            when no shift has been found yet.
     """
     ids = events["item_id"].tolist()
     ratings = events["rating"].to_numpy(dtype=float)
     times = events["timestamp"].array.asi8  # type: ignore[attr-defined]
     # highest rated first, newest first among equals, unrated last (as sort_values with na_position="last")
-    top = np.lexsort((-times, -np.nan_to_num(ratings, nan=-np.inf)))[:50]
-    history = [(ids[i], None if np.isnan(ratings[i]) else float(ratings[i])) for i in top.tolist()]
+    order = np.lexsort((-times, -np.nan_to_num(ratings, nan=-np.inf)))
+    history: list[tuple[str, float | None]] = []
+    taken: set[str] = set()
+    for i in order.tolist():  # each item once, at its best rating
+        if ids[i] not in taken:
+            taken.add(ids[i])
+            history.append((ids[i], None if np.isnan(ratings[i]) else float(ratings[i])))
+            if len(history) == _HISTORY:
+                break
     return UserContext(
         user_id=forecast.user_id,
         seen=set(ids),
@@ -128,6 +166,7 @@ def user_context(
         rising=[c.category for c in forecast.rising],
         interest_vector=np.asarray(forecast.interest_vector, dtype=np.float32) if forecast.interest_vector else None,
         model_scores=None if item_scores is None else pd.Series(item_scores, index=item_ids),
+        standing=standing_of(forecast, shifts, stable, recent),
     )
 
 
@@ -155,29 +194,17 @@ def _reason(
     item_cats: list[str],
     item_vec: np.ndarray | None,
     ctx: UserContext,
-    hist_vecs: np.ndarray | None,
+    past: tuple[list[list[str]], np.ndarray | None],
     titles: Mapping[str, str],
-    prefs: Preferences,
+    asked: Collection[str],
 ) -> str:
-    parts: list[str] = []
-    served = [c for c in item_cats if c in ctx.rising]
-    if served:
-        parts.append(f"{served[0]} is rising in your recent windows")
-    else:
-        fit = sorted(((ctx.category_weights.get(c, 0.0), c) for c in item_cats), reverse=True)
-        if fit and fit[0][0] > 0:
-            parts.append(f"{fit[0][1]} is {percent(fit[0][0])} of your forecast interests")
-    liked = [c for c in item_cats if c in prefs.boosted_categories]
-    if liked:
-        parts.append(f"you asked for more {liked[0]}")
-    if item_vec is not None and hist_vecs is not None and len(hist_vecs):
-        best = int(np.argmax(hist_vecs @ item_vec))
+    parts = [category_reason(item_cats, ctx.standing, ctx.category_weights, asked)]  # the forecast's own shares
+    best = most_similar_past(item_cats, item_vec, *past)
+    if best is not None:
         past_id, rating = ctx.history[best]
-        past = titles.get(past_id, past_id)
-        parts.append(f"like {past}" + (f", which you rated {rating:g}" if rating is not None else ", which you chose"))
-    if not parts:
-        parts.append("close to your forecast interests")
-    text = "; ".join(parts)
+        title = titles.get(past_id, past_id)
+        parts.append(f"like {title}" + (f", which you rated {rating:g}" if rating is not None else ", which you chose"))
+    text = "; ".join(p for p in parts if p) or "close to your forecast interests"
     return text[0].upper() + text[1:] + "."
 
 
@@ -247,11 +274,14 @@ def recommend(
         return Recommendations(user_id=ctx.user_id, items=[])
     pop = np.log1p(popularity.reindex(candidates).fillna(0).to_numpy(dtype=float))
     pop = pop / (pop.max() or 1.0)
-    cat_fit = np.array([_category_fit(cats_of[i], ctx.category_weights, prefs) for i in candidates])
+    weights = ranking_weights(ctx.category_weights, ctx.standing)
+    cat_fit = np.array([_category_fit(cats_of[i], weights, prefs) for i in candidates])
     sim = np.array([similarity.get(i, 0.0) for i in candidates])
     mod = model.reindex(candidates).fillna(0.0).to_numpy()
     relevance = config.w_model * mod + config.w_similarity * sim + config.w_category * cat_fit
-    relevance = relevance + config.w_popularity * pop
+    asked = {*(categories_any or ()), *prefs.boosted_categories}
+    left = np.array([0.0 if asked & set(cats_of[i]) else left_fraction(cats_of[i], ctx.standing) for i in candidates])
+    relevance = relevance + config.w_popularity * pop - config.w_left * left
     order = list(np.argsort(-relevance, kind="stable"))
     vectors = index.get_item_vectors(candidates)
     if config.mmr_lambda is not None:
@@ -262,10 +292,11 @@ def recommend(
         order = [top[i] for i in picked]
     hist_ids = [h for h, _ in ctx.history]
     hist_vecs = np.nan_to_num(index.get_item_vectors(hist_ids)) if hist_ids else None
+    past = ([list(cats_of.get(h, [])) for h in hist_ids], hist_vecs)
     out = []
     for i in order[: config.k]:
         item_id = candidates[i]
-        reason = _reason(cats_of[item_id], np.nan_to_num(vectors[i]), ctx, hist_vecs, titles, prefs)
+        reason = _reason(cats_of[item_id], np.nan_to_num(vectors[i]), ctx, past, titles, asked)
         out.append(
             RecommendedItem(
                 item_id=item_id,

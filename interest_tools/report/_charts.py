@@ -4,9 +4,12 @@ r"""Charts of the report, drawn with matplotlib's Agg backend into PNG bytes (no
   the forecast next window as a hatched bar, and the shifts as dashed lines labelled at the top.
 * :func:`forecast_chart`: horizontal bars of the forecast category shares, with the recent share of rising
   and falling categories marked.
-* :func:`report_charts`: both, from a user's windows, shift dates and forecast.
+* :func:`report_charts`: both, from a user's windows, shift dates and forecast. Beyond ``MAX_BARS`` windows the
+  share chart pools them into quarters (or years), so a long history stays readable.
 
-Colours come from :func:`category_colors`, so one category has the same colour in every chart and table.
+Colours come from :func:`category_colors`, so one category has the same colour in every chart and table; every
+category a shift names gets its own colour (never "other"). The catalog's ``unknown`` category (items without
+a category) is left out of the forecast chart.
 Every text is plain (mathtext off, :data:`PLAIN_TEXT`): a category such as ``$10-$20`` or ``$\undefinedcmd$`` is drawn
 as written rather than parsed as TeX, which would garble it or fail the whole report.
 """
@@ -24,9 +27,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.dates as mdates
+import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
+
+from interest_tools.data import UNKNOWN_CATEGORY
 
 if TYPE_CHECKING:
     from interest_tools.forecast import Forecast
@@ -36,6 +42,8 @@ if TYPE_CHECKING:
 PLAIN_TEXT: dict[Any, Any] = {"text.parse_math": False, "text.usetex": False}
 OTHER = "other"
 OTHER_COLOR = "#c8ccd2"
+MAX_BARS = 40  # more windows than this are pooled into quarters (or years) in the share chart
+MAX_POOLED = 60  # quarters when there are at most this many, else years
 # fmt: off
 _PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
             "#d37295", "#499894", "#a0cbe8", "#8cd17d", "#b6992d", "#79706e", "#fabfd2", "#86bcb6", "#bab0ac"]
@@ -246,7 +254,7 @@ def forecast_chart(
     for y, cat in zip(ys, cats, strict=True):
         ax.annotate(
             f"{shares[cat]:.0%}",
-            (max(shares[cat], recent.get(cat, 0.0)), y),
+            (shares[cat], y),
             xytext=(4, 0),
             textcoords="offset points",
             va="center",
@@ -289,11 +297,49 @@ class ReportCharts:
     forecast_png: bytes | None
 
 
+def pooled_bars(
+    windows: Sequence[Window], max_bars: int = MAX_BARS, max_pooled: int = MAX_POOLED
+) -> tuple[list[Bar], list[float], str]:
+    """One bar per window; beyond ``max_bars`` windows, one per quarter (or year), pooled by events.
+
+    Years are used when the history spans more than ``max_pooled`` quarters. A pooled bar covers its whole
+    quarter or year.
+
+    Returns:
+        The bars, their weights (events) and what one bar is: "window", "quarter" or "year".
+    """
+    wins = sorted(windows, key=lambda w: w.start)
+    bars = [Bar(w.start, w.end, w.category_weights) for w in wins]
+    weights = [float(max(w.n_events, 1)) for w in wins]
+    if len(wins) <= max_bars:
+        return bars, weights, "window"
+    for unit, freq in (("quarter", "Q"), ("year", "Y")):
+        keys = [pd.Timestamp(w.start).tz_convert("UTC").tz_localize(None).to_period(freq) for w in wins]
+        if (keys[-1] - keys[0]).n + 1 <= max_pooled or unit == "year":  # periods spanned, active or not
+            break
+    pooled: list[Bar] = []
+    pooled_weights: list[float] = []
+    for key in dict.fromkeys(keys):
+        group = [(b, w) for b, w, k in zip(bars, weights, keys, strict=True) if k == key]
+        total = sum(w for _, w in group)
+        shares: dict[str, float] = {}
+        for bar, w in group:
+            for cat, share in bar.shares.items():
+                shares[cat] = shares.get(cat, 0.0) + share * w / total
+        ordered = dict(sorted(shares.items(), key=lambda kv: -kv[1]))
+        start = key.start_time.tz_localize("UTC").to_pydatetime()
+        end = (key + 1).start_time.tz_localize("UTC").to_pydatetime()
+        pooled.append(Bar(start, end, ordered))  # the whole quarter or year, so bars have one width
+        pooled_weights.append(total)
+    return pooled, pooled_weights, unit
+
+
 def report_charts(
     windows: Sequence[Window],
     shift_starts: Sequence[datetime],
     forecast: Forecast | None,
     *,
+    named: Sequence[str] = (),
     max_categories: int = 8,
     max_forecast_categories: int = 10,
     size: tuple[float, float] = (10.0, 4.0),
@@ -301,12 +347,11 @@ def report_charts(
 ) -> ReportCharts:
     """Draw the share chart of a user's windows (shifts marked, forecast appended) and the forecast chart.
 
-    The top ``max_categories`` categories (by event-weighted share over the windows and the forecast) get
-    their own colour in both charts; the next ten get colours too (forecast chart and tables), the rest grey.
+    The ``named`` categories (those the shifts name) and the top ``max_categories`` categories (by
+    event-weighted share over the windows and the forecast) get their own colour in both charts; the next ten
+    get colours too (forecast chart and tables), the rest grey.
     """
-    wins = sorted(windows, key=lambda w: w.start)
-    bars = [Bar(w.start, w.end, w.category_weights) for w in wins]
-    weights = [float(max(w.n_events, 1)) for w in wins]
+    bars, weights, _ = pooled_bars(windows)
     fc_bar = None
     if forecast is not None and forecast.category_weights:
         fc_bar = Bar(forecast.next_window.start, forecast.next_window.end, forecast.category_weights)
@@ -314,15 +359,19 @@ def report_charts(
     else:
         bars_all, weights_all = bars, weights
     ranked = top_categories(bars_all, weights_all, max_categories + 10)
-    colors = category_colors(ranked)
+    everywhere = {c for b in bars_all for c in b.shares}
+    shown_named = [c for c in dict.fromkeys(named) if c in everywhere]
+    top = [*shown_named, *(c for c in ranked if c not in shown_named)][: max(max_categories, len(shown_named))]
+    top.sort(key=lambda c: ranked.index(c) if c in ranked else len(ranked))  # largest at the bottom, as before
+    colors = category_colors([*top, *(c for c in ranked if c not in top)])
     shares_png = None
     if bars:
         markers = [Marker(at, f"Shift {i}") for i, at in enumerate(sorted(shift_starts), 1)]
-        top = ranked[:max_categories]
         shares_png = share_chart(bars, top, colors, markers=markers, forecast=fc_bar, size=size, dpi=dpi)
     forecast_png = None
     if fc_bar is not None and forecast is not None:
-        shown = dict(list(forecast.category_weights.items())[:max_forecast_categories])
+        known = [(c, v) for c, v in forecast.category_weights.items() if c != UNKNOWN_CATEGORY]
+        shown = dict(known[:max_forecast_categories])
         recent = {c.category: c.before for c in [*forecast.rising, *forecast.falling] if c.category in shown}
         arrows = {c.category: "▲" for c in forecast.rising} | {c.category: "▼" for c in forecast.falling}
         forecast_png = forecast_chart(shown, recent, colors, arrows=arrows, dpi=dpi)

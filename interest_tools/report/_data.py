@@ -117,12 +117,22 @@ def span_label(start: Any, end: Any) -> str:
     return a if a == b else f"{a} – {b}"
 
 
+def named_categories(data: ReportData) -> list[str]:
+    """Every category the explanation's shifts name (rising, falling, new or faded), in time order of the shifts."""
+    names = []
+    for s in shifts_of(data):
+        for kind in ("rising", "falling", "new", "faded"):
+            names += [str(attr(c, "category")) for c in attr(s, kind, []) or []]
+    return list(dict.fromkeys(names))
+
+
 def build_charts(data: ReportData, config: ReportConfig) -> ReportCharts:
     """Draw the share chart (when there are windows) and the forecast chart (when there is a forecast)."""
     return report_charts(
         data.windows,
         [as_dt(attr(attr(s, "after"), "start")) for s in shifts_of(data)],
         data.forecast,
+        named=named_categories(data),
         max_categories=config.max_categories,
         max_forecast_categories=config.max_forecast_categories,
         size=(config.chart_width, config.chart_height),

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from interest_tools._version import __version__
-from interest_tools.report._charts import ReportCharts
+from interest_tools.data import UNKNOWN_CATEGORY
+from interest_tools.report._charts import ReportCharts, pooled_bars
 from interest_tools.report._data import (
     ReportConfig,
     ReportData,
@@ -92,10 +93,18 @@ class _Text:
 
 
 def _change_rows(t: _Text, shift: Any) -> list[list[str]]:
+    """One row per category: "new" or "faded" when it appeared or vanished, else "rising" or "falling"."""
     rows = []
-    for kind in ("rising", "falling", "new", "faded"):
-        for c in attr(shift, kind, []) or []:
+    listed: set[str] = set()
+    appeared = {_change(c)[0]: "new" for c in attr(shift, "new", []) or []}
+    appeared |= {_change(c)[0]: "faded" for c in attr(shift, "faded", []) or []}
+    for listed_as in ("rising", "falling", "new", "faded"):
+        for c in attr(shift, listed_as, []) or []:
             cat, before, after = _change(c)
+            if cat in listed:
+                continue
+            listed.add(cat)
+            kind = appeared.get(cat, listed_as)
             delta = f"{(after - before) * 100:+.0f} pts" if before is not None and after is not None else ""
             rows.append([kind, t.chip(cat), _pct(before), _pct(after), delta])
     return rows
@@ -177,8 +186,10 @@ def _forecast_section(t: _Text, data: ReportData, image: str) -> str:
     nw = fc.next_window
     code = f"<code>{t.esc(fc.model)}</code>" if t.fmt == "html" else f"`{t.esc(fc.model)}`"
     body = t.p(f"Forecast of {t.esc(period_label(nw.start, nw.end))} by the {code} model.")
-    moves = [["rising ▲", t.chip(c.category), _pct(c.before), _pct(c.after)] for c in fc.rising]
-    moves += [["falling ▼", t.chip(c.category), _pct(c.before), _pct(c.after)] for c in fc.falling]
+    rising = [c for c in fc.rising if c.category != UNKNOWN_CATEGORY]
+    falling = [c for c in fc.falling if c.category != UNKNOWN_CATEGORY]
+    moves = [["rising ▲", t.chip(c.category), _pct(c.before), _pct(c.after)] for c in rising]
+    moves += [["falling ▼", t.chip(c.category), _pct(c.before), _pct(c.after)] for c in falling]
     table = t.table(["trend", "category", "recent", "forecast"], moves, "changes") if moves else ""
     return body + t.side_by_side(image, table)
 
@@ -199,9 +210,12 @@ def _sections(t: _Text, data: ReportData, config: ReportConfig, images: dict[str
     wins = sorted(data.windows, key=lambda w: w.start)
     over_time = images.get("shares", "") or t.p("No windows to chart.", "note")
     if wins:
+        unit = pooled_bars(wins)[2]
+        pooled = f" One bar per {unit} (windows pooled by events)." if unit != "window" else ""
         over_time += t.p(
             f"{len(wins)} windows, {t.esc(span_label(wins[0].start, wins[-1].end))}, "
-            f"{sum(w.n_events for w in wins)} events. Dashed lines mark shifts; the hatched bar is the forecast.",
+            f"{sum(w.n_events for w in wins)} events.{pooled} Dashed lines mark shifts; the hatched bar is the "
+            "forecast.",
             "note",
         )
     return [

@@ -19,11 +19,11 @@ CATEGORIES = ["Sci-Fi", "Comedy", "Horror", "Documentary", "Romance", "Western"]
 ITEMS_PER_CATEGORY = 10
 
 
-def make_catalog() -> pd.DataFrame:
-    """Ten single-category items per category, canonical items frame (item ids c<cat>i<n>)."""
+def make_catalog(items_per_category: int = ITEMS_PER_CATEGORY) -> pd.DataFrame:
+    """Single-category items (ten per category by default), canonical items frame (item ids c<cat>i<n>)."""
     rows = []
     for c, name in enumerate(CATEGORIES):
-        for i in range(ITEMS_PER_CATEGORY):
+        for i in range(items_per_category):
             rows.append(
                 {
                     "item_id": f"c{c}i{i}",
@@ -51,7 +51,9 @@ def _vector(dist: dict[str, float]) -> np.ndarray:
     return v / v.sum()
 
 
-def user_events(user: SynthUser, rng: np.random.Generator, start_month: int = 0) -> list[tuple]:
+def user_events(
+    user: SynthUser, rng: np.random.Generator, start_month: int = 0, items_per_category: int = ITEMS_PER_CATEGORY
+) -> list[tuple]:
     """Sample one user's events: (user_id, item_id, timestamp, rating) rows, window after window."""
     rows = []
     month = start_month
@@ -63,7 +65,7 @@ def user_events(user: SynthUser, rng: np.random.Generator, start_month: int = 0)
                 p = rng.dirichlet(base * user.concentration + 1e-3)
             n = int(rng.integers(user.events_per_window[0], user.events_per_window[1] + 1))
             cats = rng.choice(len(CATEGORIES), size=n, p=p)
-            picks = rng.integers(0, ITEMS_PER_CATEGORY, size=n)
+            picks = rng.integers(0, items_per_category, size=n)
             first = (np.datetime64("2015-01", "M") + month).astype("datetime64[ns]")
             stamps = first + (1 + 7 * np.arange(n)).astype("timedelta64[h]")
             ratings = rng.integers(1, 6, size=n)
@@ -101,9 +103,11 @@ def population(seed: int, n_each: int = 10) -> tuple[pd.DataFrame, pd.DataFrame,
     return frame_of(users, rng), make_catalog(), {u.user_id: u for u in users}
 
 
-def frame_of(users: list[SynthUser], rng: np.random.Generator) -> pd.DataFrame:
+def frame_of(
+    users: list[SynthUser], rng: np.random.Generator, items_per_category: int = ITEMS_PER_CATEGORY
+) -> pd.DataFrame:
     """Canonical events frame of several synthetic users."""
-    rows = [r for u in users for r in user_events(u, rng)]
+    rows = [r for u in users for r in user_events(u, rng, items_per_category=items_per_category)]
     frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "rating"])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).astype("datetime64[ns, UTC]")
     frame["weight"] = 1.0

@@ -280,3 +280,45 @@ def test_gap_months_do_not_hide_the_boundary():
              if i >= 10 else x for i, x in enumerate(w)]  # fmt: skip
     (s,) = detect_shifts(moved)
     assert s.before.end == w[9].end and s.after.start == moved[10].start  # a year of silence between
+
+
+# ------------------------------------------------------------------------------------------- steady through a shift
+
+
+def test_small_move_of_a_large_share_is_steady():
+    from interest_tools.explain._shifts import category_changes
+
+    cats = ["Comedy", "Sci-Fi"]
+    cfg = ExplainConfig()
+    # 46% -> 41% is 5 points (above min_change) but 11% of the share: steady, not falling
+    out = category_changes(cats, np.array([0.46, 0.54]), np.array([0.41, 0.59]), cfg)
+    assert out["falling"] == [] and out["rising"] == []
+    # a change beyond the own window-to-window variation and a quarter of the share is listed
+    out = category_changes(cats, np.array([0.46, 0.54]), np.array([0.20, 0.80]), cfg, np.array([0.05, 0.05]))
+    assert [c.category for c in out["falling"]] == ["Comedy"] and [c.category for c in out["rising"]] == ["Sci-Fi"]
+    # the same change within two standard errors of the category's own variation is steady
+    out = category_changes(cats, np.array([0.46, 0.54]), np.array([0.20, 0.80]), cfg, np.array([0.15, 0.15]))
+    assert out["falling"] == [] and out["rising"] == []
+    # between two and three, it is named only when nothing clears three (a shift still names its clearest movers)
+    three = ["Comedy", "Sci-Fi", "Drama"]
+    before = np.array([0.46, 0.34, 0.2])
+    out = category_changes(three, before, np.array([0.20, 0.60, 0.2]), cfg, np.array([0.1, 0.1, 0.01]))
+    assert [c.category for c in out["falling"]] == ["Comedy"] and [c.category for c in out["rising"]] == ["Sci-Fi"]
+    out = category_changes(three, before, np.array([0.20, 0.80, 0.0]), cfg, np.array([0.1, 0.2, 0.01]))
+    assert [c.category for c in out["falling"]] == ["Drama"] and out["rising"] == []  # Drama vanished: it clears
+
+
+def test_steady_category_is_never_listed_as_changing_across_seeded_users():
+    """Comedy keeps its share through every planted shift (30% or 46%); the moved categories are still named."""
+    cats = categories_of(make_catalog())
+    a2, b2 = {"Sci-Fi": 0.44, "Comedy": 0.46, "Horror": 0.1}, {"Documentary": 0.44, "Comedy": 0.46, "Romance": 0.1}
+    found = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        a, b = (A, B) if seed % 2 else (a2, b2)
+        user = shifted(f"u{seed}", int(rng.integers(5, 13)), int(rng.integers(5, 13)), a, b)
+        wins, _ = windows_of([user], seed=seed)
+        for s in detect_shifts(wins[user.user_id], item_categories=cats):
+            assert "Comedy" not in {c.category for c in s.rising + s.falling}, (seed, s.rising, s.falling)
+            found += s.rising[0].category == "Documentary" and s.falling[0].category == "Sci-Fi"
+    assert found >= 58  # the planted moves are still named (one seed of 60 has too few windows for a shift)

@@ -116,6 +116,7 @@ EXPECTED: dict[str, list[str]] = {
         "StableInterest",
         "explain_user",
         "history_as_of",
+        "recent_changes",
     ],
     "interest_tools.forecast": [
         "BASELINES",

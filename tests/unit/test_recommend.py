@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import numpy as np
@@ -7,6 +8,9 @@ import pandas as pd
 import pytest
 
 from interest_tools.recommend import Preferences, RecommendConfig, UserContext, recommend
+from interest_tools.recommend._reasons import Standing
+
+JULY = datetime(2020, 7, 1, tzinfo=UTC)
 
 ITEMS = pd.DataFrame(
     {
@@ -74,7 +78,9 @@ def test_cold_start_item_is_recommended_from_its_text_and_seen_items_are_not():
 
 
 def test_every_item_has_a_reason_built_from_evidence():
-    recs = recommend(ctx(), index=FakeIndex(), items=ITEMS, popularity=POP, config=RecommendConfig(k=3))
+    # the user moved to Documentary at their latest shift and the forecast expects more: both agree
+    standing = Standing(moved_to={"Documentary": (0.1, 0.6)}, shift_start=JULY, forecast_rising={"Documentary"})
+    recs = recommend(ctx(standing=standing), index=FakeIndex(), items=ITEMS, popularity=POP, config=RecommendConfig(k=3))
     for r in recs.items:
         assert r.reason.endswith(".")
         if "Documentary" in r.categories:
@@ -108,3 +114,71 @@ def test_mmr_diversifies_and_config_round_trips():
 def test_bad_k_is_rejected():
     with pytest.raises(ValueError):
         RecommendConfig(k=0)
+
+
+# ------------------------------------------------------------------------------------------- reasons tell the truth
+
+
+def reasons(standing: Standing, **kw) -> dict[str, str]:
+    recs = recommend(ctx(standing=standing), index=FakeIndex(), items=ITEMS, popularity=POP, **kw)
+    return {r.item_id: r.reason for r in recs.items}
+
+
+def test_reason_never_calls_rising_what_the_user_left_or_only_the_forecast_says():
+    # the forecast lists Documentary rising, but the user's own windows moved away from it: no "rising"
+    left = Standing(moved_from={"Documentary": (0.9, 0.04)}, shift_start=JULY, forecast_rising={"Documentary"})
+    for reason in reasons(left).values():
+        assert "rising" not in reason and "moved toward" not in reason
+    # ranking holds Documentary to its 4% after the shift, but the reason quotes the forecast's own share
+    assert reasons(left)["a"].startswith("Documentary is 80% of your forecast interests;")
+    # asked for it (maya's --category Running): the reason says so, not that it is rising
+    asked = reasons(left, categories_any=["Documentary"])
+    assert asked and all(r.startswith("You asked for Documentary;") for r in asked.values())
+    # the forecast alone (no shift toward it in the user's windows) is not enough to call it rising
+    alone = reasons(Standing(forecast_rising={"Documentary"}))
+    assert all("rising" not in r for r in alone.values())
+    assert reasons(Standing())["a"].startswith("Documentary is 80% of your forecast interests;")
+
+
+def test_reason_names_the_shift_and_the_steady_core_as_explain_does():
+    moved = reasons(Standing(moved_to={"Documentary": (0.01, 0.12)}, shift_start=JULY))
+    assert moved["a"].startswith("You moved toward Documentary in July 2020 (1% → 12%);")
+    # the forecast expects Documentary to fall: the shift is not quoted as a move toward it
+    falling = reasons(Standing(moved_to={"Documentary": (0.01, 0.12)}, shift_start=JULY, forecast_falling={"Documentary"}))
+    assert "moved toward" not in falling["a"] and "rising" not in falling["a"]
+    steady = reasons(Standing(steady={"Documentary": 0.41}))
+    assert steady["a"].startswith("Documentary is one of your steady interests (41% of your history);")
+    # a stable-core category the user left at the latest shift is not called steady
+    left = reasons(Standing(steady={"Documentary": 0.41}, moved_from={"Documentary": (0.6, 0.2)}, shift_start=JULY))
+    assert "steady" not in left["a"]
+
+
+def test_like_evidence_is_the_most_similar_past_item_of_each_pick():
+    history = [("seen", 5.0), ("h0", 3.0)]  # a documentary and a horror film the user rated
+    items = pd.concat(
+        [ITEMS, pd.DataFrame({"item_id": ["h0"], "title": ["Old Horror"], "categories": [["Horror"]], "description": ""})],
+        ignore_index=True,
+    )
+    VECS["h0"] = [0.0, 0.1, 1.0]
+    try:
+        recs = recommend(
+            ctx(history=history, seen={"seen", "h0"}), index=FakeIndex(), items=items, popularity=POP,
+            config=RecommendConfig(k=5),
+        )  # fmt: skip
+    finally:
+        del VECS["h0"]
+    like = {r.item_id: r.reason.split("; like ")[1] for r in recs.items}
+    assert like["h"] == "Old Horror, which you rated 3."
+    assert like["a"] == like["cold"] == "Seen Doc, which you rated 5."
+    assert len(set(like.values())) == 2  # varies across picks
+
+
+def test_steady_needs_the_forecast_too_and_unrelated_past_items_are_not_evidence():
+    from interest_tools.recommend._reasons import most_similar_past
+
+    falling = reasons(Standing(steady={"Documentary": 0.41}, forecast_falling={"Documentary"}))
+    assert "steady" not in falling["a"]
+    # no shared category and a distant text: no "like" at all; a shared category is evidence
+    assert most_similar_past(["Horror"], np.array([1.0, 0.0]), [["Comedy"]], np.array([[0.0, 1.0]])) is None
+    assert most_similar_past(["Horror"], np.array([1.0, 0.0]), [["Comedy"]], np.array([[0.9, 0.1]])) == 0
+    assert most_similar_past(["Horror"], np.array([1.0, 0.0]), [["Comedy"], ["Horror"]], np.array([[1, 0], [0.2, 1.0]])) == 1

@@ -344,3 +344,87 @@ def test_markdown_report_into_a_folder_or_failing_midway_leaves_no_files(data: R
     with pytest.raises(ConfigError, match="cannot write the report"):
         write_report(data, tmp_path / "r.md", ReportConfig(format="md"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "r_forecast.png"]
+
+
+# ------------------------------------------------------------------------------------------- issue 15, item 5
+
+
+def test_every_category_a_shift_names_gets_its_own_colour_in_the_chart(monkeypatch: pytest.MonkeyPatch) -> None:
+    import interest_tools.report._charts as charts
+
+    drawn: list[list[str]] = []
+    real = charts.share_chart
+
+    def spy(bars, cats, *args, **kwargs):
+        drawn.append(list(cats))
+        return real(bars, cats, *args, **kwargs)
+
+    monkeypatch.setattr(charts, "share_chart", spy)
+    data = make_data()
+    result = build_charts(data, ReportConfig(max_categories=1))  # Romance (new, 10%) would be "other"
+    assert {"Documentary", "Sci-Fi", "Romance"} <= set(drawn[0])
+    assert all(result.colors[c] != charts.OTHER_COLOR for c in ("Documentary", "Sci-Fi", "Romance"))
+
+
+def test_forecast_leaves_out_unknown_and_a_shift_row_is_new_not_also_rising() -> None:
+    from interest_tools.report._render import render_markdown
+
+    data = make_data()
+    data.forecast = data.forecast.model_copy(
+        update={
+            "category_weights": {"Documentary": 0.5, "unknown": 0.3, "Comedy": 0.2},
+            "rising": [CategoryShift(category="unknown", before=0.0, after=0.3)],
+        }
+    )
+    shift = make_shift().model_copy(update={"new": [CategoryChange(category="Documentary", before=0.0, after=0.6)]})
+    data.explanation = make_explanation([shift])
+    text = render_markdown(data, chart_names={})
+    forecast = text.split("## Next window forecast")[1].split("## Recommendations")[0]
+    assert "unknown" not in forecast
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "Documentary" in line and "pts" in line]
+    assert len(rows) == 1 and rows[0].startswith("| new |")
+
+
+def test_long_histories_are_charted_by_quarter_or_year() -> None:
+    from interest_tools.report._charts import pooled_bars
+
+    def windows(n: int) -> list[Window]:
+        return [
+            Window(
+                user_id="u1", index=i, start=month(i), end=month(i + 1), n_events=1 + i % 3, item_ids=["i01"],
+                category_weights={"Drama": 0.5, "Comedy": 0.5} if i % 2 else {"Drama": 1.0}, top_items=["i01"],
+                new_categories=[], faded_categories=[], mean_rating=None,
+            )
+            for i in range(n)
+        ]  # fmt: skip
+
+    bars, weights, unit = pooled_bars(windows(40))
+    assert unit == "window" and len(bars) == 40
+    bars, weights, unit = pooled_bars(windows(124))  # user 414: 124 monthly windows
+    assert unit == "quarter" and len(bars) == 42
+    assert (bars[0].start, bars[0].end) == (month(0), month(3))
+    bars, weights, unit = pooled_bars(windows(124), max_pooled=40)
+    assert unit == "year" and len(bars) == 11
+    assert sum(weights) == sum(1 + i % 3 for i in range(124))
+    for bar in bars:
+        assert sum(bar.shares.values()) == pytest.approx(1.0)
+    # the first year: 12 months, odd months half Comedy, pooled by events
+    first = windows(12)
+    comedy = sum(0.5 * w.n_events for w in first if w.index % 2) / sum(w.n_events for w in first)
+    assert bars[0].shares["Comedy"] == pytest.approx(comedy)
+    assert (bars[0].start, bars[0].end) == (month(0), month(12))
+
+
+def test_narrative_examples_say_which_side_of_the_shift() -> None:
+    from interest_tools.explain import explain_user
+    from tests.harness.synth import A, B, shifted, windows_of
+
+    wins, items = windows_of([shifted("u", 8, 8, A, B)], seed=0)
+    ex = explain_user(wins["u"], items)
+    line = next(p for p in ex.narrative.split("\n\n") if "Examples from the history" in p)
+    examples = line.split("Examples from the history: ")[1]
+    before, after = examples.split("; after it ")
+    assert before.startswith("before the shift ")
+    assert "Sci-Fi" in before or "Horror" in before
+    assert "Documentary" in after or "Romance" in after
+    assert "Documentary" not in before and "Sci-Fi" not in after
