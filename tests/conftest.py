@@ -6,8 +6,15 @@ import os
 
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from tests.harness.data import make_events, make_items
+
+# In CI every property test draws the same examples on every run (a failure there is reproducible, never a
+# flake); on a developer's machine Hypothesis explores new examples each run.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -86,8 +86,11 @@ def _args(tool: str, names: list[str]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def _without(text: str, args: dict[str, Any]) -> str:
-    """The text minus every string the caller passed (a tool may echo its own arguments)."""
-    for value in json.dumps(args), *(str(v) for v in args.values()):
+    """The text minus every string the caller passed (a tool may echo its own arguments, or each of a list's
+    values, e.g. ``unknown categor(ies) ['u2']`` for ``categories=['u2', 'u2']``)."""
+    values = [json.dumps(args), *(str(v) for v in args.values())]
+    values += [str(x) for v in args.values() if isinstance(v, list) for x in v]
+    for value in sorted(values, key=len, reverse=True):
         text = text.replace(value, "")
     return text
 
@@ -141,3 +144,10 @@ def test_forget_cannot_be_pointed_at_another_user(engine: Engine) -> None:
         message = tool.invoke({"name": tool.name, "args": args, "id": "call", "type": "tool_call"})
         assert message.status == "error", (args, message.content)
     assert set(OTHERS) <= set(engine.users()) and BOUND in engine.users()
+
+
+def test_an_echo_of_the_callers_own_list_values_is_not_a_leak() -> None:
+    """Found by Hypothesis: ``categories=['u2', 'u2']`` is refused as ``unknown categor(ies) ['u2']``."""
+    args = {"categories": ["u2", "u2"]}
+    assert not re.search(r"\bu[23]\b", _without("unknown categor(ies) ['u2']; valid categories: Comedy", args))
+    assert re.search(r"\bu[23]\b", _without("u3 watched Comedy", args))  # another user's id is still seen
