@@ -380,9 +380,8 @@ class Engine(FreshnessMixin, PreferencesMixin):
     ) -> dict[str, Any]:
         """Check the store without risking this process: state files, checkpoint, Chroma files and counts.
 
-        The Chroma directory is first checked with plain Python, then (``deep``) opened by Chroma in a child
-        process, because some damage makes Chroma crash the process that reads it (see
-        :func:`interest_tools.pipeline.health_report`). Takes no lock.
+        The Chroma directory is checked with plain Python, then (``deep``) opened by Chroma in a child process,
+        since some damage crashes the reader (see :func:`interest_tools.pipeline.health_report`). Takes no lock.
 
         Args:
             deep: Also open the Chroma directory in a child process (a few seconds).

@@ -24,9 +24,8 @@ from interest_tools.store._records import HASH_KEY, Records, item_hit, item_reco
 class InterestStore:
     """Items and window summaries with our own embeddings in Chroma (cosine space, normalised vectors).
 
-    Open with :meth:`open` (from :class:`~interest_tools.settings.Settings`) or :meth:`in_memory` (tests).
-    Opening checks that both collections were built with the same embedding model (and dimension, when
-    known) and raises :class:`StoreError` before any write otherwise.
+    Open with :meth:`open` (from settings) or :meth:`in_memory` (tests). Opening checks that both collections
+    were built with this embedding model (and dimension) and raises :class:`StoreError` before any write if not.
     """
 
     def __init__(
@@ -53,8 +52,6 @@ class InterestStore:
         self._windows = health.guard(
             backend.open_collection(client, self.config.windows_name, self.model_name, self._dim, location), location
         )
-
-    # ------------------------------------------------------------------------------------ construction
 
     @classmethod
     def open(
@@ -95,8 +92,6 @@ class InterestStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # ------------------------------------------------------------------------------------ internals
 
     def _col(self, which: Literal["items", "windows"]) -> Collection:
         if self._client is None:
