@@ -25,7 +25,7 @@ from interest_tools.engine._explained import ExplainedCache
 from interest_tools.engine._freshness import FreshnessMixin
 from interest_tools.engine._loaded import Loaded
 from interest_tools.engine._preferences import PreferencesMixin
-from interest_tools.errors import InterestToolsError, StoreError, UnknownUserError
+from interest_tools.errors import StoreError, UnknownUserError
 from interest_tools.explain import Explanation, HistoryAsOf, explain_user, history_as_of
 from interest_tools.forecast import (
     Forecast,
@@ -250,13 +250,6 @@ class Engine(FreshnessMixin, PreferencesMixin):
                 self.workspace, events, items, retrain=retrain,
                 event_columns=event_columns, item_columns=item_columns, date_format=date_format,
             )  # fmt: skip
-
-    def store_users(self) -> list[str]:
-        """Users that have summaries stored."""
-        try:
-            return sorted(state.read_frame(self.root, state.SUMMARIES)["user_id"].unique().tolist())
-        except InterestToolsError:
-            return []
 
     # ------------------------------------------------------------------------------------ answering
 

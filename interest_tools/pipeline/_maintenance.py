@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from interest_tools.errors import UnknownUserError
 from interest_tools.report import REPORTS, forget_reports
-from interest_tools.store import StoreConfig, state
+from interest_tools.store import state
 from interest_tools.summaries import SummaryCache
 
 if TYPE_CHECKING:
@@ -80,10 +80,8 @@ def compact(ws: Workspace) -> dict[str, Any]:
         if mark:
             state.begin_write(ws.root, "compact")  # readers that fail mid-way are told a write is running
         try:  # a failed copy leaves the old files in place: nothing is left unfinished
-            config: list[StoreConfig | None] = []
-            report = compact_directory(ws.root / "chroma", lambda: config.append(ws.close_store()), tag)
-            if config and config[0] is not None:
-                ws.reopen_store(config[0])
+            # the handle closes before the swap and reopens, with the same collections, on next use
+            report = compact_directory(ws.root / "chroma", ws.release_embedded_store, tag)
             if report["compacted"] and (ws.root / state.STATE).is_file():
                 # a new generation: readers in other processes reopen Chroma and let go of the old files
                 built = state.read_state(ws.root)

@@ -15,10 +15,9 @@ from typing import Any
 import pandas as pd
 
 from interest_tools.data import Dataset
-from interest_tools.errors import ConfigError, NotBuiltError
+from interest_tools.errors import NotBuiltError
 from interest_tools.settings import Settings
 from interest_tools.store import EmbeddingsLike, InterestStore, StoreConfig, state
-from interest_tools.windows import WindowConfig
 
 
 class Workspace:
@@ -61,21 +60,6 @@ class Workspace:
     def open_store(self) -> InterestStore | None:
         """The Chroma store if it is open already, else None (never opens it)."""
         return self._store
-
-    def close_store(self) -> StoreConfig | None:
-        """Close the Chroma handle (if open) and return its config, so that :meth:`reopen_store` can restore it."""
-        with self.lock:
-            if self._store is None:
-                return None
-            config = self._store.config
-            self._store.close()
-            self._store = None
-            return config
-
-    def reopen_store(self, config: StoreConfig | None) -> None:
-        """Open the Chroma store again with the given collection names (after :meth:`close_store`)."""
-        with self.lock:
-            self._store = InterestStore.open(self.embeddings, self.settings, config)
 
     def release_embedded_store(self) -> None:
         """Close an embedded Chroma directory's handle (reopened with the same collections on next use).
@@ -140,28 +124,3 @@ class Workspace:
     def summaries(self) -> pd.DataFrame:
         """All stored window summaries (one row per window)."""
         return self._frame(state.SUMMARIES)
-
-    def window_config(self) -> WindowConfig:
-        """The cut of the stored summaries."""
-        return WindowConfig.model_validate(self.build_state().window)
-
-    def forecast_window_config(self) -> WindowConfig | None:
-        """The cut the stored forecaster reads (None when no forecaster was trained)."""
-        cfg = self.build_state().forecast_window
-        return None if cfg is None else WindowConfig.model_validate(cfg)
-
-    def chat_model_or_from_settings(self) -> Any:
-        """The workspace's chat model, else one made from its settings.
-
-        Raises:
-            ConfigError: Neither exists.
-        """
-        from interest_tools.summaries import make_chat_model
-
-        chat = self.chat_model if self.chat_model is not None else make_chat_model(self.settings)
-        if chat is None:
-            raise ConfigError(
-                "--summarizer llm needs a chat model: set OPENAI_API_KEY and INTEREST_TOOLS_CHAT_MODEL "
-                "(e.g. gpt-4o-mini), or pass chat_model=..., or use --summarizer template"
-            )
-        return chat
