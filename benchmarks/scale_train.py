@@ -51,7 +51,7 @@ class StepCap:
         self.windows: list[int] = []
         self.view: Any = None
 
-    def __call__(self, view: Any, chunks: list[tuple[int, int, int]], device: str = "cpu") -> Any:
+    def __call__(self, view: Any, chunks: list[tuple[int, int, int]], device: str = "cpu", **kwargs: Any) -> Any:
         now = time.perf_counter()
         self.starts.append(now)
         self.cpu.append(time.process_time())
@@ -62,7 +62,7 @@ class StepCap:
         self.view = view
         self.sequences.append(len(chunks))
         self.windows.append(sum(e - s - first for s, e, first in chunks))
-        return self.real(view, chunks, device)
+        return self.real(view, chunks, device, **kwargs)
 
     def summary(self) -> dict[str, Any]:
         """Measured steps (warm: the first left out), seconds and throughput."""

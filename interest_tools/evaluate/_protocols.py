@@ -24,6 +24,7 @@ from interest_tools.forecast import (
     LSTMForecaster,
     catalog_coverage,
     per_user_metrics,
+    summary_context,
     top_k,
 )
 from interest_tools.store import EmbeddingsLike, SentenceTransformerEmbeddings, embed_matrix, embeddings_name, item_text
@@ -45,6 +46,37 @@ def embed_items(items: pd.DataFrame, embeddings: EmbeddingsLike | None = None) -
         for t, c, d in zip(items["title"], items["categories"], items["description"], strict=True)
     ]
     return embed_matrix(embeddings, texts), embeddings_name(embeddings)
+
+
+def summary_step_context(
+    events: pd.DataFrame,
+    items: pd.DataFrame,
+    steps: WindowTable,
+    embeddings: EmbeddingsLike | None = None,
+    summary_window: WindowConfig | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The LSTM's step context for an ablation: each step's latest finished summarised window, embedded.
+
+    Windows of ``summary_window`` (default calendar months, as a build stores them) are summarised by the
+    offline template, embedded with ``embeddings`` (the items' model) and given to each step of ``steps`` by
+    :func:`~interest_tools.forecast.summary_context`. Returns the context and what was done (for eval's JSON).
+    """
+    from interest_tools.summaries import summarize_windows
+
+    summary_window = summary_window or DEFAULT_BASELINE_WINDOW
+    t0 = time.monotonic()
+    table = compute_windows(events, items, summary_window)
+    windows = [w for user in table.users() for w in table.for_user(user)]
+    texts = [s.summary for s in summarize_windows(windows, items, events)]
+    vectors = embed_matrix(embeddings or SentenceTransformerEmbeddings(), texts)
+    context = summary_context(steps, table, vectors)
+    info = {
+        "summary_window": summary_window.label,
+        "summaries": len(texts),
+        "steps_with_context": int((np.abs(context).sum(1) > 0).sum()),
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+    return context, info
 
 
 def _sample_users(events: pd.DataFrame, max_users: int | None, seed: int) -> pd.DataFrame:
@@ -176,7 +208,9 @@ def run_eval(
         seed: Seed of training and user sampling.
         models: Which of lstm, sasrec, pop, last_window, ema to run (``sasrec``: the reference SASRec peer of
             :mod:`interest_tools.evaluate._sasrec`, trained on the LSTM's windows).
-        config: LSTM hyperparameters (seed overridden by ``seed``).
+        config: LSTM hyperparameters (seed overridden by ``seed``). With ``summary_input``, each LSTM step also
+            reads the embedded template summary of its user's latest finished month (:func:`summary_step_context`,
+            embedded with ``embeddings``: the items' model).
         window: Windows the LSTM reads (default one per event, ``events-1``).
         baseline_window: Windows of last_window and ema (default calendar months).
         max_users: Evaluate a seeded random sample of this many users (their events only).
@@ -237,7 +271,13 @@ def run_eval(
         table = tables[key]
         model: Forecaster
         if name == "lstm":
-            lstm = LSTMForecaster(config, embedding_model=embedding_model).fit(table, items, item_vectors)
+            context = None
+            if config.summary_input:
+                context, summary_info = summary_step_context(train_events, items, table, embeddings)
+                seconds["summaries"] = summary_info["seconds"]
+            lstm = LSTMForecaster(config, embedding_model=embedding_model).fit(
+                table, items, item_vectors, step_context=context
+            )
             serving = lstm.serving_model
             lstm.serve("lstm")  # the row scores the LSTM itself, whatever serving would choose
             lstm_info = {
@@ -250,6 +290,8 @@ def run_eval(
                 "baseline_val_ndcg@10": lstm.baseline_val,
                 "train_seconds": round(time.monotonic() - t0, 1),
             }
+            if config.summary_input:
+                lstm_info["summary_input"] = summary_info
             model = lstm
         elif name == "sasrec":
             peer = SASRecPeer((sasrec or SASRecConfig()).model_copy(update={"seed": seed})).fit(table, items)

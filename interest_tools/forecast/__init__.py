@@ -15,6 +15,7 @@ from interest_tools.forecast._baselines import (
     PopularityForecaster,
 )
 from interest_tools.forecast._checkpoint import load_checkpoint, save_checkpoint, stored_fingerprint
+from interest_tools.forecast._context import summary_context
 from interest_tools.forecast._fingerprint import training_fingerprint
 from interest_tools.forecast._framing import frame_forecast
 from interest_tools.forecast._lstm import LSTMForecaster
@@ -49,6 +50,7 @@ __all__ = [
     "ranking_metrics",
     "save_checkpoint",
     "stored_fingerprint",
+    "summary_context",
     "top_k",
     "train_forecaster",
     "training_fingerprint",

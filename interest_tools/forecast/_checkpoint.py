@@ -165,7 +165,9 @@ def load_checkpoint(
     )
     try:
         stored = dict(meta["config"])
-        stored.setdefault("layer_norm", False)  # checkpoints from before the field had no layer norm
+        stored.setdefault("layer_norm", False)  # checkpoints from before these fields had neither
+        stored.setdefault("repeat_head", False)
+        stored.setdefault("summary_input", False)
         config = ForecastConfig.model_validate(stored)
         categories = [str(c) for c in meta["categories"]]
     except (KeyError, TypeError, ValidationError) as exc:

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from interest_tools.errors import ConfigError, NotBuiltError
-from interest_tools.forecast._batching import make_batch
+from interest_tools.forecast._batching import encode_batch, make_batch
 from interest_tools.forecast._profile import ItemSpace, TableView, make_forecast, next_window, view_for
 from interest_tools.forecast._types import Forecast, ForecastConfig, Forecaster
 from interest_tools.threads import one_thread
@@ -67,14 +67,40 @@ class LSTMForecaster:
         self._table: WindowTable | None = None
         self._tower: torch.Tensor | None = None
         self._views: dict[int, TableView] = {}
+        self._contexts: dict[int, tuple[WindowTable, np.ndarray]] = {}
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
-    def fit(self, windows: WindowTable, items: pd.DataFrame, item_vectors: np.ndarray) -> LSTMForecaster:
-        """Train on every user's windows (see :func:`interest_tools.forecast._train.fit_lstm`); returns self."""
+    def fit(
+        self,
+        windows: WindowTable,
+        items: pd.DataFrame,
+        item_vectors: np.ndarray,
+        *,
+        step_context: np.ndarray | None = None,
+    ) -> LSTMForecaster:
+        """Train on every user's windows (see :func:`interest_tools.forecast._train.fit_lstm`); returns self.
+
+        ``step_context`` (one row per window, :func:`~interest_tools.forecast.summary_context`) is required
+        when ``config.summary_input`` is set and ignored otherwise.
+        """
         from interest_tools.forecast._train import fit_lstm
 
-        return fit_lstm(self, windows, items, item_vectors)
+        return fit_lstm(self, windows, items, item_vectors, step_context)
+
+    def set_context(self, windows: WindowTable, step_context: np.ndarray) -> LSTMForecaster:
+        """Give the step context of ``windows`` (needed to read them when ``config.summary_input``); returns self."""
+        context = np.asarray(step_context, dtype=np.float32)
+        if context.ndim != 2 or len(context) != len(windows):
+            raise ConfigError(
+                f"step_context has shape {context.shape} but the windows have {len(windows)} rows: pass one "
+                "context row per window (interest_tools.forecast.summary_context)"
+            )
+        if len(self._contexts) >= 4:
+            self._contexts.clear()
+        self._contexts[id(windows)] = (windows, context)
+        self._views.pop(id(windows), None)
+        return self
 
     def set_trained(
         self,
@@ -162,7 +188,16 @@ class LSTMForecaster:
         if table is None:
             raise NotBuiltError("no windows to read histories from: pass windows=... or call attach(windows) first")
         self._check_cut(table)
-        return self.model, self.space, view_for(self._views, table, self.space)
+        view = view_for(self._views, table, self.space)
+        if self.config.summary_input and view.context is None:
+            known = self._contexts.get(id(table))
+            if known is None or known[0] is not table:
+                raise NotBuiltError(
+                    "this forecaster reads summary context (summary_input): call set_context(windows, "
+                    "summary_context(...)) for these windows first"
+                )
+            view.context = known[1]
+        return self.model, self.space, view
 
     @torch.no_grad()
     def _step_outputs(self, user_ids: list[str], windows: WindowTable | None) -> tuple[StepOutput, torch.Tensor]:
@@ -177,19 +212,32 @@ class LSTMForecaster:
         if self._tower is None:  # fixed once trained: compute it once, not per request
             self._tower = model.item_tower()
         tower = self._tower
-        users, cats, interests = [], [], []
+        users, cats, interests, repeats = [], [], [], []
         for i in range(0, len(chunks), 256):
             batch = make_batch(view, chunks[i : i + 256], self.config.device)
-            hidden = model.encode(
-                tower, batch.bag_items, batch.bag_offsets, batch.bag_weights, batch.categories, batch.lengths
-            )
+            hidden = encode_batch(model, tower, batch)
             out = model.heads(hidden.reshape(-1, hidden.shape[-1])[batch.loss_steps])
             users.append(out.user)
             cats.append(out.category_logits)
             interests.append(out.interest)
+            if out.repeat is not None:
+                repeats.append(out.repeat)
         from interest_tools.forecast._model import StepOutput
 
-        return StepOutput(torch.cat(users), torch.cat(cats), torch.cat(interests)), tower
+        repeat = torch.cat(repeats) if repeats else None
+        return StepOutput(torch.cat(users), torch.cat(cats), torch.cat(interests), repeat), tower
+
+    def _logits(
+        self, out: StepOutput, tower: torch.Tensor, user_ids: list[str], windows: WindowTable | None
+    ) -> np.ndarray:
+        """Item scores of each user's next window: the model's logits, plus its repeat logit on seen items."""
+        model, _, view = self._ready(windows)
+        logits = model.item_logits(out.user, tower).float().cpu().numpy()
+        if out.repeat is not None:
+            repeat = out.repeat.float().cpu().numpy()
+            for j, user in enumerate(user_ids):
+                logits[j, view.seen(user)] += repeat[j]
+        return logits
 
     def score_users(self, user_ids: list[str], windows: WindowTable | None = None) -> np.ndarray:
         """Score every catalog item for many users at once: shape ``(len(user_ids), n_items)``."""
@@ -201,8 +249,7 @@ class LSTMForecaster:
             return np.zeros((0, self.space.n_items), dtype=np.float32)
         with one_thread() if len(user_ids) <= SERIAL_USERS else nullcontext(), torch.no_grad():
             out, tower = self._step_outputs(user_ids, windows)
-            assert self.model is not None
-            return self.model.item_logits(out.user, tower).float().cpu().numpy()
+            return self._logits(out, tower, user_ids, windows)
 
     def score_items(
         self, user_id: str, windows: WindowTable | None = None, *, exclude_seen: bool = False
@@ -226,10 +273,10 @@ class LSTMForecaster:
         fallback = self._served(windows)
         if fallback is not None:
             return fallback.forecast(user_id, windows), fallback.score_items(user_id, windows)
-        model, space, view = self._ready(windows)
+        _, space, view = self._ready(windows)
         with one_thread(), torch.no_grad():
             out, tower = self._step_outputs([user_id], windows)
-            scores = model.item_logits(out.user, tower)[0].float().cpu().numpy().astype(np.float64)
+            scores = self._logits(out, tower, [user_id], windows)[0].astype(np.float64)
         probs = torch.softmax(out.category_logits[0], dim=-1).cpu().numpy()
         forecast = make_forecast(
             user_id,

@@ -2,14 +2,16 @@
 
 Each step of a user's sequence is one window, described by
 
-* its interest vector in the learned item space: the weighted mean of the window's item-tower vectors, and
-* its category distribution (shares over the category vocabulary).
+* its interest vector in the learned item space: the weighted mean of the window's item-tower vectors,
+* its category distribution (shares over the category vocabulary), and
+* optionally (``summary_input``) a step context: the embedded summary of the user's latest finished longer window.
 
 The item tower maps each catalog item to a vector: a linear projection of the item's frozen text embedding
 plus, optionally, a learned id embedding. The LSTM's output at step ``t`` is read three ways, all about window
 ``t + 1``: a user vector scored against every item-tower vector (plus an item bias) for a softmax over the whole
 catalog, category logits, and an interest vector in the text-embedding space (the space of the caller's item
-embeddings, usable to query a vector store).
+embeddings, usable to query a vector store). With ``repeat_head`` a fourth reading, one logit, is added to the
+score of every item the user has already seen: how likely a repeat is at this point of this user's history.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class StepOutput:
     user: torch.Tensor  # (..., item_dim): scored against item_tower() by dot product
     category_logits: torch.Tensor  # (..., n_categories)
     interest: torch.Tensor  # (..., text_dim), unnormalised
+    repeat: torch.Tensor | None = None  # (...,): logit added to items the user has seen (repeat head), or None
 
 
 class InterestLSTM(nn.Module):
@@ -50,6 +53,8 @@ class InterestLSTM(nn.Module):
         dropout: float = 0.2,
         use_item_ids: bool = True,
         layer_norm: bool = False,
+        repeat_head: bool = False,
+        context_dim: int = 0,
     ) -> None:
         super().__init__()
         n_items, text_dim = text_vectors.shape
@@ -63,9 +68,10 @@ class InterestLSTM(nn.Module):
             self.item_ids.weight.requires_grad_(False)
         self.item_bias = nn.Parameter(torch.zeros(n_items))
         self.cat_in = nn.Linear(n_categories, item_dim)
+        self.context_in: nn.Linear | None = nn.Linear(context_dim, item_dim) if context_dim else None
         self.drop = nn.Dropout(dropout)
         self.lstm = nn.LSTM(
-            2 * item_dim,
+            (3 if context_dim else 2) * item_dim,
             hidden_size,
             num_layers=num_layers,
             batch_first=True,
@@ -75,6 +81,11 @@ class InterestLSTM(nn.Module):
         self.user_head = nn.Linear(hidden_size, item_dim)
         self.cat_head = nn.Linear(hidden_size, n_categories)
         self.interest_head = nn.Linear(hidden_size, text_dim)
+        self.repeat_head: nn.Linear | None = None
+        if repeat_head:  # starts at zero: no opinion on repeats until training gives one
+            self.repeat_head = nn.Linear(hidden_size, 1)
+            nn.init.zeros_(self.repeat_head.weight)
+            nn.init.zeros_(self.repeat_head.bias)
 
     @classmethod
     def from_config(cls, text_vectors: torch.Tensor, n_categories: int, config: ForecastConfig) -> InterestLSTM:
@@ -88,6 +99,8 @@ class InterestLSTM(nn.Module):
             dropout=config.dropout,
             use_item_ids=config.use_item_ids,
             layer_norm=config.layer_norm,
+            repeat_head=config.repeat_head,
+            context_dim=int(text_vectors.shape[1]) if config.summary_input else 0,
         )
 
     def item_tower(self) -> torch.Tensor:
@@ -105,6 +118,7 @@ class InterestLSTM(nn.Module):
         bag_weights: torch.Tensor,
         categories: torch.Tensor,
         lengths: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Run the LSTM over padded window sequences.
 
@@ -115,13 +129,20 @@ class InterestLSTM(nn.Module):
             bag_weights: Weight of each item within its step (sums to 1 per non-empty step).
             categories: (batch, steps, n_categories) category shares.
             lengths: Valid steps per sequence (right padding); ``None`` when all are full.
+            context: (batch, steps, context_dim) step context (embedded summaries); required when the model was
+                built with ``context_dim``, ignored otherwise.
 
         Returns:
             Hidden states, shape (batch, steps, hidden_size).
         """
         batch, steps, _ = categories.shape
         interest = F.embedding_bag(bag_items, tower, bag_offsets, mode="sum", per_sample_weights=bag_weights)
-        x = torch.cat([interest.view(batch, steps, -1), self.cat_in(categories)], dim=-1)
+        parts = [interest.view(batch, steps, -1), self.cat_in(categories)]
+        if self.context_in is not None:
+            if context is None:
+                raise ValueError("this model reads step context (summary_input): pass context=")
+            parts.append(self.context_in(context))
+        x = torch.cat(parts, dim=-1)
         x = self.drop(x)
         if lengths is not None and bool((lengths < steps).any()):
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -137,8 +158,22 @@ class InterestLSTM(nn.Module):
             user=self.user_head(hidden),
             category_logits=self.cat_head(hidden),
             interest=self.interest_head(hidden),
+            repeat=None if self.repeat_head is None else self.repeat_head(hidden).squeeze(-1),
         )
 
     def item_logits(self, user: torch.Tensor, tower: torch.Tensor) -> torch.Tensor:
-        """Scores of every catalog item for user vectors: (..., items)."""
+        """Scores of every catalog item for user vectors: (..., items), before the repeat head."""
         return user @ tower.T + self.item_bias
+
+    def scores(
+        self, out: StepOutput, tower: torch.Tensor, seen_step: torch.Tensor, seen_items: torch.Tensor
+    ) -> torch.Tensor:
+        """Scores of every catalog item, shape (steps, items).
+
+        :meth:`item_logits` plus, with the repeat head, each step's repeat logit on the items its user has seen
+        (the unique pairs ``(seen_step, seen_items)``).
+        """
+        logits = self.item_logits(out.user, tower)
+        if out.repeat is None or len(seen_step) == 0:
+            return logits
+        return logits.index_put((seen_step, seen_items), out.repeat[seen_step], accumulate=True)

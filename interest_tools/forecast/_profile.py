@@ -77,6 +77,7 @@ class TableView:
     item_idx: np.ndarray
     item_w: np.ndarray
     cats: np.ndarray  # (rows, categories) float32, vocabulary order
+    context: np.ndarray | None = None  # (rows, dim) float32 step context (summary_input), or None
 
     @classmethod
     def build(cls, table: WindowTable, space: ItemSpace) -> TableView:
@@ -102,6 +103,16 @@ class TableView:
             item_w=(w / totals[rows]).astype(np.float32),
             cats=cats,
         )
+
+    def user_start(self) -> np.ndarray:
+        """First row of each row's user (computed once per view)."""
+        start = self.__dict__.get("_user_start")
+        if start is None:
+            start = np.zeros(len(self.cats), dtype=np.int64)
+            for lo, hi in self.table.user_rows.values():
+                start[lo:hi] = lo
+            self.__dict__["_user_start"] = start
+        return start
 
     def rows(self, user_id: str) -> range:
         """Rows of one user (raises UnknownUserError)."""

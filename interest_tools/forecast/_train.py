@@ -3,8 +3,11 @@
 Each user's windows form one sequence. The model at step ``t`` is trained to predict window ``t + 1``: a
 full softmax over the catalog for its items (each item weighted by its share of the window's weight), a
 cross-entropy against its category shares, and a cosine loss between the interest head and the window's mean
-item embedding. Long histories are cut into chunks of ``max_seq_len`` windows (aligned to the end; with
-``train_stride`` they overlap and only each chunk's last ``train_stride`` steps carry a loss).
+item embedding. With ``repeat_head``, the softmax logits of the items the user has seen by step ``t`` carry the
+step's repeat logit (in the full softmax and, for the positives and the shared negatives, in the sampled one).
+Long histories are cut into chunks of ``max_seq_len`` windows (aligned to the end; with ``train_stride`` they
+overlap and only each chunk's last ``train_stride`` steps carry a loss, so every target is read after at least
+``max_seq_len - train_stride`` windows of context).
 
 Early stopping is on a split by time: each user's last window is held out; validation predicts it from the
 windows before it (items seen before masked, unless repeated in the window) and scores NDCG@10. The weights of
@@ -28,7 +31,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from interest_tools.errors import ConfigError
-from interest_tools.forecast._batching import Batch, Chunk, make_batch
+from interest_tools.forecast._batching import Batch, Chunk, encode_batch, make_batch
 from interest_tools.forecast._choice import baseline_validation, choose
 from interest_tools.forecast._lstm import LSTMForecaster
 from interest_tools.forecast._model import InterestLSTM
@@ -83,16 +86,22 @@ def batch_loss(
     of negatives with the log-probability correction of sampled softmax.
     """
     tower = model.item_tower()
-    hidden = model.encode(tower, batch.bag_items, batch.bag_offsets, batch.bag_weights, batch.categories, batch.lengths)
+    hidden = encode_batch(model, tower, batch)
     out = model.heads(hidden.reshape(-1, hidden.shape[-1])[batch.loss_steps])
     n = max(len(batch.loss_steps), 1)
-    user_t = out.user[batch.target_step]
-    pos = (user_t * tower[batch.target_items]).sum(-1) + model.item_bias[batch.target_items]
     if sampler is None:
-        lse = torch.logsumexp(model.item_logits(out.user, tower), dim=-1)[batch.target_step]
+        logits = model.scores(out, tower, batch.seen_step, batch.seen_items)
+        pos = logits[batch.target_step, batch.target_items]
+        lse = torch.logsumexp(logits, dim=-1)[batch.target_step]
     else:
+        user_t = out.user[batch.target_step]
+        pos = (user_t * tower[batch.target_items]).sum(-1) + model.item_bias[batch.target_items]
         neg = sampler.sample()
         neg_logits = out.user @ tower[neg].T + model.item_bias[neg] - sampler.log_kq[neg]
+        if out.repeat is not None and len(batch.seen_step):
+            pos = pos + out.repeat[batch.target_step] * _is_seen(batch, batch.target_step, batch.target_items)
+            steps = torch.arange(len(out.repeat), device=neg.device)[:, None].expand(-1, len(neg))
+            neg_logits = neg_logits + out.repeat[:, None] * _is_seen(batch, steps, neg.expand_as(steps))
         lse_neg = torch.logsumexp(neg_logits, dim=-1)[batch.target_step]
         lse = torch.logaddexp(pos - sampler.log_kq[batch.target_items], lse_neg)
         pos = pos - sampler.log_kq[batch.target_items]
@@ -113,6 +122,15 @@ def batch_loss(
             cos = F.cosine_similarity(out.interest[has], target[has], dim=-1)
             loss = loss + config.interest_loss_weight * (1.0 - cos).mean()
     return loss
+
+
+def _is_seen(batch: Batch, steps: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+    """1.0 where ``(step, item)`` is one of the batch's seen pairs (the pairs are sorted and unique), else 0.0."""
+    base = int(torch.maximum(batch.seen_items.max(), items.max())) + 1
+    keys = batch.seen_step * base + batch.seen_items  # sorted: the pairs come from np.unique of such keys
+    query = steps * base + items
+    at = torch.searchsorted(keys, query).clamp(max=len(keys) - 1)
+    return (keys[at] == query).float()
 
 
 class NegativeSampler:
@@ -146,12 +164,10 @@ def validation_ndcg(model: InterestLSTM, view: TableView, chunks: list[Chunk], c
     targets: list[np.ndarray] = []
     for i in range(0, len(chunks), 256):
         part = chunks[i : i + 256]
-        batch = make_batch(view, part, config.device)
-        hidden = model.encode(
-            tower, batch.bag_items, batch.bag_offsets, batch.bag_weights, batch.categories, batch.lengths
-        )
+        batch = make_batch(view, part, config.device, with_seen=config.repeat_head)
+        hidden = encode_batch(model, tower, batch)
         out = model.heads(hidden.reshape(-1, hidden.shape[-1])[batch.loss_steps])
-        scores = model.item_logits(out.user, tower).float().cpu().numpy()
+        scores = model.scores(out, tower, batch.seen_step, batch.seen_items).float().cpu().numpy()
         for j, row in enumerate(batch.target_rows):
             user = str(view.table.frame["user_id"].iat[row])
             lo = view.table.user_rows[user][0]
@@ -178,7 +194,11 @@ def _progress(total: int, show: bool | None) -> object | None:
 
 
 def fit_lstm(
-    forecaster: LSTMForecaster, windows: WindowTable, items: pd.DataFrame, item_vectors: np.ndarray
+    forecaster: LSTMForecaster,
+    windows: WindowTable,
+    items: pd.DataFrame,
+    item_vectors: np.ndarray,
+    step_context: np.ndarray | None = None,
 ) -> LSTMForecaster:
     """Train ``forecaster`` in place on every user's windows (see the module docstring).
 
@@ -191,6 +211,14 @@ def fit_lstm(
     forecaster.config = config
     space = ItemSpace.from_items(items)
     vectors = check_item_vectors(item_vectors, space)
+    if config.summary_input:
+        if step_context is None:
+            raise ConfigError(
+                "summary_input needs step_context: one embedded summary row per window "
+                "(interest_tools.forecast.summary_context)"
+            )
+        forecaster.set_context(windows, step_context)
+    context = np.asarray(step_context, dtype=np.float32) if config.summary_input else None
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
@@ -200,7 +228,7 @@ def fit_lstm(
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(config.seed)  # dropout draws from torch's global generator
     try:
-        return _fit(forecaster, config, space, vectors, windows, np.random.default_rng(config.seed))
+        return _fit(forecaster, config, space, vectors, windows, np.random.default_rng(config.seed), context)
     finally:
         torch.random.set_rng_state(rng_state)
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
@@ -224,8 +252,10 @@ def _fit(
     vectors: np.ndarray,
     windows: WindowTable,
     rng: np.random.Generator,
+    context: np.ndarray | None = None,
 ) -> LSTMForecaster:
     view = TableView.build(windows, space)
+    view.context = context
     train, val = split_chunks(view, config.max_seq_len, config.train_stride)
     if len(val) > config.max_val_users:  # validation scores every item per user: a seeded sample bounds it
         val = [val[i] for i in sorted(rng.choice(len(val), config.max_val_users, replace=False).tolist())]
@@ -235,6 +265,11 @@ def _fit(
             "predict, one held out for validation); use shorter windows, e.g. WindowConfig(every_n_events=1)"
         )
     model = InterestLSTM.from_config(torch.as_tensor(vectors), len(space.categories), config).to(config.device)
+    if context is not None and context.shape[1] != vectors.shape[1]:
+        raise ConfigError(
+            f"step_context vectors have {context.shape[1]} dimensions but the item vectors {vectors.shape[1]}: "
+            "embed the summaries with the items' embedding model"
+        )
     optimiser = torch.optim.Adam(
         [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
     )
@@ -260,7 +295,8 @@ def _fit(
             if deadline is not None and time.monotonic() > deadline:  # opt-in cap, checked per step
                 stop_reason = "time_cap"
                 break
-            batch = make_batch(view, [train[j] for j in order[i : i + config.batch_size]], config.device)
+            part = [train[j] for j in order[i : i + config.batch_size]]
+            batch = make_batch(view, part, config.device, with_seen=config.repeat_head)
             loss = batch_loss(model, batch, config, sampler)
             optimiser.zero_grad()
             loss.backward()
@@ -312,6 +348,7 @@ def train_forecaster(
     config: ForecastConfig | None = None,
     *,
     embedding_model: str = "unknown",
+    step_context: np.ndarray | None = None,
 ) -> LSTMForecaster:
     """Train an LSTM forecaster on every user's windows.
 
@@ -321,9 +358,11 @@ def train_forecaster(
         item_vectors: One text embedding per catalog row (``interest_tools.store._embed.embed_matrix``).
         config: Hyperparameters (defaults when None).
         embedding_model: Name of the model that made ``item_vectors`` (recorded in checkpoints).
+        step_context: With ``config.summary_input``: one embedded summary per window row
+            (:func:`~interest_tools.forecast.summary_context`).
 
     Returns:
         The trained forecaster, attached to ``window_table`` as its default history.
     """
     forecaster = LSTMForecaster(config, embedding_model=embedding_model)
-    return fit_lstm(forecaster, window_table, items, item_vectors)
+    return fit_lstm(forecaster, window_table, items, item_vectors, step_context)

@@ -63,3 +63,26 @@ def test_demo_json_is_the_only_stdout(tmp_path: Path, monkeypatch: pytest.Monkey
     assert data["forecast"]["user_id"] == "u1" and data["recommendations"]["items"]
     assert Path(data["report"][0]).is_file()
     assert "1. Data" in result.stderr  # the walk-through still shows, on stderr
+
+
+def test_eval_models_and_summary_input_reach_run_eval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``eval --models`` chooses the rows and ``--summary-input`` turns on the ablation; bad names are exit 2."""
+    import interest_tools.adapters.cli._store_commands as store_commands
+    import interest_tools.evaluate as evaluate
+
+    seen: dict[str, Any] = {}
+
+    def fake_run_eval(data: Any, **kwargs: Any) -> dict[str, Any]:
+        seen.update(kwargs)
+        return {"n_users": 3, "metrics": {}, "metrics_unmasked": {}}
+
+    monkeypatch.setattr(evaluate, "run_eval", fake_run_eval)
+    monkeypatch.setattr(store_commands, "resolve_dataset", lambda *a, **k: fixture_dataset())
+    result = CliRunner().invoke(app, ["eval", "--models", "lstm, pop", "--summary-input", "--json"])
+    assert result.exit_code == 0, result.output
+    assert seen["models"] == ("lstm", "pop") and seen["config"].summary_input is True
+    result = CliRunner().invoke(app, ["eval", "--json"])
+    assert seen["models"] == ("lstm", "sasrec", "pop", "last_window", "ema") and seen["config"].summary_input is False
+    result = CliRunner().invoke(app, ["eval", "--models", "lstm,gru4rec"])
+    assert result.exit_code == 2
+    assert "gru4rec" in result.output and "last_window" in result.output

@@ -141,6 +141,7 @@ EXPECTED: dict[str, list[str]] = {
         "ranking_metrics",
         "save_checkpoint",
         "stored_fingerprint",
+        "summary_context",
         "top_k",
         "train_forecaster",
         "training_fingerprint",

@@ -171,15 +171,31 @@ def evaluate(
     date_format: DateFormatOpt = None,
     protocol: Annotated[str, typer.Option(help="loo (leave-one-out) or next-window.")] = "loo",
     seed: Annotated[int, typer.Option(help="Seed.")] = 2020,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated models to run: lstm, sasrec, pop, last_window, ema.")
+    ] = "lstm,sasrec,pop,last_window,ema",
+    summary_input: Annotated[
+        bool,
+        typer.Option(
+            "--summary-input",
+            help="The LSTM also reads each step's latest finished month summary, embedded (the ablation).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate the LSTM recommender against a SASRec peer, pop, last_window and ema on a dataset."""
-    from interest_tools.evaluate import run_eval
+    from interest_tools.evaluate import MODELS, run_eval
+    from interest_tools.forecast import ForecastConfig
 
     if protocol not in ("loo", "next-window"):
         raise ConfigError(f"--protocol must be loo or next-window, not '{protocol}'")
+    chosen = tuple(m.strip() for m in models.split(",") if m.strip())
+    unknown = sorted(set(chosen) - set(MODELS))
+    if unknown or not chosen:
+        raise ConfigError(f"--models: unknown or empty {unknown or models!r}: choose from {', '.join(MODELS)}")
     data = resolve_dataset(dataset, events, items, columns=column, item_columns=item_column, date_format=date_format)
-    result = run_eval(data, protocol=protocol, seed=seed)  # type: ignore[arg-type]
+    config = ForecastConfig(summary_input=summary_input)
+    result = run_eval(data, protocol=protocol, seed=seed, models=chosen, config=config)  # type: ignore[arg-type]
     if as_json:
         print_json(result)
         return
