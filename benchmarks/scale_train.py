@@ -1,8 +1,8 @@
 """Scale part "train": the LSTM forecaster's training throughput, and the epoch time it implies.
 
 What runs is the real ``train_forecaster`` with ``ForecastConfig()`` defaults (full softmax over the catalog,
-batch 64, chunks of 50 windows; only ``num_threads`` is set, see ``bench_scale``) on the windows it trains on in a build (``ForecastConfig().window_label``,
-``events-1``: one window per event). A full epoch at 10M-20M events takes hours on 2 cores, so the training loop
+batch 64, chunks of 50 windows overlapping by ``train_stride``; only ``num_threads`` is set, see ``bench_scale``)
+on the windows it trains on in a build (``ForecastConfig().window_label``, ``events-1``: one window per event). A full epoch at 10M-20M events takes hours on 2 cores, so the training loop
 is stopped after ``max_steps`` optimizer steps or ``budget_s`` seconds: a counting wrapper is put in place of
 ``interest_tools.forecast._train.make_batch`` (the loop calls it once per step) and raises when the cap is reached.
 Nothing in ``interest_tools`` is changed. Step ``i`` lasts from the ``i``-th call of ``make_batch`` to the next,
@@ -33,6 +33,9 @@ import interest_tools.forecast._train as train_mod
 from interest_tools.forecast import ForecastConfig, InterestLSTM, train_forecaster
 from interest_tools.pipeline import window_config_from_label
 from interest_tools.windows import compute_windows
+
+#: The ForecastConfig fields that set a training step's cost, reported with each result.
+CONFIG_KEYS = ("item_dim", "hidden_size", "batch_size", "max_seq_len", "train_stride", "repeat_head", "negatives")
 
 
 class StepCapReachedError(Exception):
@@ -140,14 +143,14 @@ def train_part(
     with Phase("forecast_windows", out):
         table = compute_windows(events, items, fc_window)
     vectors = random_unit_vectors(len(items))
-    train, val = train_mod.split_chunks(SimpleNamespace(table=table), config.max_seq_len)  # type: ignore[arg-type]
+    train, val = train_mod.split_chunks(SimpleNamespace(table=table), config.max_seq_len, config.train_stride)  # type: ignore[arg-type]
     batches = math.ceil(len(train) / config.batch_size)
     out.update(
         users=len(table.user_rows),
         items=len(items),
         window_label=fc_window.label,
         forecast_windows=len(table),
-        config={k: getattr(config, k) for k in ("item_dim", "hidden_size", "batch_size", "max_seq_len", "negatives")},
+        config={k: getattr(config, k) for k in CONFIG_KEYS},
         sequences_per_epoch=len(train),
         steps_per_epoch=batches,
         validation_users=len(val),
