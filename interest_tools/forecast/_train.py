@@ -215,7 +215,8 @@ def fit_lstm(
         if step_context is None:
             raise ConfigError(
                 "summary_input needs step_context: one embedded summary row per window "
-                "(interest_tools.forecast.summary_context)"
+                "(interest_tools.forecast.summary_context); `build` does not provide it (the option is an "
+                "evaluation ablation: `interest-tools eval --summary-input`), so leave summary_input off there"
             )
         forecaster.set_context(windows, step_context)
     context = np.asarray(step_context, dtype=np.float32) if config.summary_input else None
