@@ -57,7 +57,7 @@ def seen_pairs(view: TableView, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Unique ``(k, item)`` pairs: the catalog items of every window of ``rows[k]``'s user up to that row."""
     if len(rows) == 0 or len(view.item_idx) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    first = view.item_indptr[view.user_start()[rows]]
+    first = view.item_indptr[view.user_start[rows]]
     counts = view.item_indptr[rows + 1] - first
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     pos = np.repeat(first - offsets, counts) + np.arange(int(counts.sum()))

@@ -200,8 +200,8 @@ class LSTMForecaster:
         return self.model, self.space, view
 
     @torch.no_grad()
-    def _step_outputs(self, user_ids: list[str], windows: WindowTable | None) -> tuple[StepOutput, torch.Tensor]:
-        """Outputs after each user's last window, and the item tower."""
+    def _step_outputs(self, user_ids: list[str], windows: WindowTable | None) -> tuple[StepOutput, np.ndarray]:
+        """Outputs after each user's last window, and every catalog item's score (``InterestLSTM.scores``)."""
         model, _, view = self._ready(windows)
         n = self.config.max_seq_len
         chunks = []
@@ -212,9 +212,9 @@ class LSTMForecaster:
         if self._tower is None:  # fixed once trained: compute it once, not per request
             self._tower = model.item_tower()
         tower = self._tower
-        users, cats, interests, repeats = [], [], [], []
+        users, cats, interests, repeats, scores = [], [], [], [], []
         for i in range(0, len(chunks), 256):
-            batch = make_batch(view, chunks[i : i + 256], self.config.device)
+            batch = make_batch(view, chunks[i : i + 256], self.config.device, with_seen=self.config.repeat_head)
             hidden = encode_batch(model, tower, batch)
             out = model.heads(hidden.reshape(-1, hidden.shape[-1])[batch.loss_steps])
             users.append(out.user)
@@ -222,22 +222,12 @@ class LSTMForecaster:
             interests.append(out.interest)
             if out.repeat is not None:
                 repeats.append(out.repeat)
+            scores.append(model.scores(out, tower, batch.seen_step, batch.seen_items).float().cpu().numpy())
         from interest_tools.forecast._model import StepOutput
 
         repeat = torch.cat(repeats) if repeats else None
-        return StepOutput(torch.cat(users), torch.cat(cats), torch.cat(interests), repeat), tower
-
-    def _logits(
-        self, out: StepOutput, tower: torch.Tensor, user_ids: list[str], windows: WindowTable | None
-    ) -> np.ndarray:
-        """Item scores of each user's next window: the model's logits, plus its repeat logit on seen items."""
-        model, _, view = self._ready(windows)
-        logits = model.item_logits(out.user, tower).float().cpu().numpy()
-        if out.repeat is not None:
-            repeat = out.repeat.float().cpu().numpy()
-            for j, user in enumerate(user_ids):
-                logits[j, view.seen(user)] += repeat[j]
-        return logits
+        out = StepOutput(torch.cat(users), torch.cat(cats), torch.cat(interests), repeat)
+        return out, np.concatenate(scores)
 
     def score_users(self, user_ids: list[str], windows: WindowTable | None = None) -> np.ndarray:
         """Score every catalog item for many users at once: shape ``(len(user_ids), n_items)``."""
@@ -248,8 +238,7 @@ class LSTMForecaster:
             assert self.space is not None
             return np.zeros((0, self.space.n_items), dtype=np.float32)
         with one_thread() if len(user_ids) <= SERIAL_USERS else nullcontext(), torch.no_grad():
-            out, tower = self._step_outputs(user_ids, windows)
-            return self._logits(out, tower, user_ids, windows)
+            return self._step_outputs(user_ids, windows)[1]
 
     def score_items(
         self, user_id: str, windows: WindowTable | None = None, *, exclude_seen: bool = False
@@ -275,8 +264,8 @@ class LSTMForecaster:
             return fallback.forecast(user_id, windows), fallback.score_items(user_id, windows)
         _, space, view = self._ready(windows)
         with one_thread(), torch.no_grad():
-            out, tower = self._step_outputs([user_id], windows)
-            scores = self._logits(out, tower, [user_id], windows)[0].astype(np.float64)
+            out, all_scores = self._step_outputs([user_id], windows)
+            scores = all_scores[0].astype(np.float64)
         probs = torch.softmax(out.category_logits[0], dim=-1).cpu().numpy()
         forecast = make_forecast(
             user_id,

@@ -77,6 +77,7 @@ class TableView:
     item_idx: np.ndarray
     item_w: np.ndarray
     cats: np.ndarray  # (rows, categories) float32, vocabulary order
+    user_start: np.ndarray  # (rows,) first row of each row's user
     context: np.ndarray | None = None  # (rows, dim) float32 step context (summary_input), or None
 
     @classmethod
@@ -96,23 +97,17 @@ class TableView:
         cats = np.zeros((len(table), len(space.categories)), dtype=np.float32)
         ok = cat_lookup >= 0
         cats[:, cat_lookup[ok]] = dense[:, ok]
+        user_start = np.zeros(len(table), dtype=np.int64)
+        for lo, hi in table.user_rows.values():
+            user_start[lo:hi] = lo
         return cls(
             table=table,
             item_indptr=indptr.astype(np.int64),
             item_idx=idx[keep].astype(np.int64),
             item_w=(w / totals[rows]).astype(np.float32),
             cats=cats,
+            user_start=user_start,
         )
-
-    def user_start(self) -> np.ndarray:
-        """First row of each row's user (computed once per view)."""
-        start = self.__dict__.get("_user_start")
-        if start is None:
-            start = np.zeros(len(self.cats), dtype=np.int64)
-            for lo, hi in self.table.user_rows.values():
-                start[lo:hi] = lo
-            self.__dict__["_user_start"] = start
-        return start
 
     def rows(self, user_id: str) -> range:
         """Rows of one user (raises UnknownUserError)."""

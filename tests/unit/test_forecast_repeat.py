@@ -96,8 +96,8 @@ def test_repeat_head_learns_never_and_always(negatives: int) -> None:
 def test_scores_add_the_repeat_logit_to_exactly_the_seen_items() -> None:
     items, table, model = _train("explore", epochs=3)
     user = table.users()[0]
-    out, tower = model._step_outputs([user], None)
-    base = model.model.item_logits(out.user, tower)[0].detach().numpy()
+    out, _ = model._step_outputs([user], None)
+    base = model.model.item_logits(out.user, model.model.item_tower())[0].detach().numpy()
     scores = model.score_items(user)
     view = TableView.build(table, ItemSpace.from_items(items))
     seen = set(view.seen(user).tolist())
