@@ -237,11 +237,16 @@ def fit_lstm(
 
 
 def lr_factor(step: int, config: ForecastConfig, total_steps: int) -> float:
-    """Multiplier of ``config.lr`` at optimiser step ``step``: linear warmup, then constant or cosine decay."""
-    if config.warmup_steps and step < config.warmup_steps:
-        return 0.1 + 0.9 * step / config.warmup_steps
-    if config.lr_decay == "cosine" and total_steps > config.warmup_steps:
-        progress = min(1.0, (step - config.warmup_steps) / (total_steps - config.warmup_steps))
+    """Multiplier of ``config.lr`` at optimiser step ``step``: linear warmup, then constant or cosine decay.
+
+    Warmup takes at most a tenth of ``total_steps``: on a tiny log (a step or two per epoch) the whole budget would
+    otherwise pass at a fraction of the learning rate.
+    """
+    warmup = min(config.warmup_steps, total_steps // 10)
+    if warmup and step < warmup:
+        return 0.1 + 0.9 * step / warmup
+    if config.lr_decay == "cosine" and total_steps > warmup:
+        progress = min(1.0, (step - warmup) / (total_steps - warmup))
         return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
     return 1.0
 

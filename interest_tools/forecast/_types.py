@@ -65,8 +65,20 @@ class ForecastConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    item_dim: int = Field(default=64, ge=4, le=1024, description="Size of the learned item tower vectors.")
-    hidden_size: int = Field(default=128, ge=4, le=2048, description="LSTM hidden state size.")
+    item_dim: int = Field(
+        default=128,
+        ge=4,
+        le=1024,
+        description="Size of the learned item tower vectors (128: MovieLens validation 0.0800 against 0.0725 at 64, "
+        "with hidden_size 256).",
+    )
+    hidden_size: int = Field(
+        default=256,
+        ge=4,
+        le=2048,
+        description="LSTM hidden state size (256: MovieLens validation 0.0800 against 0.0736 at 128, with item_dim "
+        "128).",
+    )
     num_layers: int = Field(default=1, ge=1, le=4, description="Stacked LSTM layers.")
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0, description="Dropout on step inputs and LSTM outputs.")
     use_item_ids: bool = Field(
@@ -109,7 +121,10 @@ class ForecastConfig(BaseModel):
         "trains every target after 40 or more windows of context, as the forecaster reads them when serving.",
     )
     warmup_steps: int = Field(
-        default=100, ge=0, description="Optimiser steps of linear learning-rate warmup from lr / 10 to lr."
+        default=100,
+        ge=0,
+        description="Optimiser steps of linear learning-rate warmup from lr / 10 to lr (at most a tenth of all "
+        "steps, so that a tiny log still trains at the full rate).",
     )
     lr_decay: Literal["none", "cosine"] = Field(
         default="cosine",

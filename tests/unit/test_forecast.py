@@ -266,3 +266,18 @@ def test_baselines_follow_the_protocol(events, items) -> None:
         PopularityForecaster().forecast("u1")
     with pytest.raises(ValueError):
         EMAForecaster(alpha=0.0)
+
+
+def test_warmup_takes_at_most_a_tenth_of_a_short_schedule() -> None:
+    from interest_tools.forecast._train import lr_factor
+
+    config = ForecastConfig(warmup_steps=100, lr_decay="cosine")
+    # A long schedule warms up over the configured 100 steps: 0.1 at step 0, 0.1 + 0.9 * 50 / 100 at step 50.
+    assert lr_factor(0, config, 2000) == pytest.approx(0.1)
+    assert lr_factor(50, config, 2000) == pytest.approx(0.55)
+    assert lr_factor(100, config, 2000) == pytest.approx(1.0)
+    # 16 steps in all (a tiny log): warmup is 16 // 10 = 1 step, so step 1 is already at the peak rate.
+    assert lr_factor(0, config, 16) == pytest.approx(0.1)
+    assert lr_factor(1, config, 16) == pytest.approx(1.0)
+    # Cosine ends at lr / 10 on the last step.
+    assert lr_factor(16, config, 16) == pytest.approx(0.1)

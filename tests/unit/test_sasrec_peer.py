@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from interest_tools.data import canonicalize_events
 from interest_tools.evaluate._sasrec import SASRecConfig, SASRecPeer
@@ -43,15 +44,22 @@ def test_sasrec_learns_the_next_item_of_a_cycle() -> None:
     np.testing.assert_array_equal(scores, again)  # seeded
 
 
-def test_histories_shorter_than_max_len_are_scored_not_nan() -> None:
+@pytest.mark.parametrize(
+    "layout",
+    [{"norm": "pre", "ffn_dim": None, "scale_embeddings": True}, {}],
+    ids=["pre-norm", "post-norm (the default: RecBole's layout)"],
+)
+def test_histories_shorter_than_max_len_are_scored_not_nan(layout: dict[str, object]) -> None:
     """Left padding must not turn a short history's scores into NaN in inference mode (it once did for every
     user with fewer than ``max_len`` items, with two blocks and two heads: the peer stalled near Pop)."""
     from tests.conftest import make_items
 
     items = make_items()
     table = compute_windows(cycle_events(length=40, short=20), items, WindowConfig(every_n_events=1))
-    cfg = SASRecConfig(
-        max_len=32, stride=8, dim=16, blocks=2, heads=2, dropout=0.0, lr=1e-2, batch_size=16, epochs=15, seed=0
+    cfg = SASRecConfig.model_validate(
+        {"max_len": 32, "stride": 8, "dim": 16, "blocks": 2, "heads": 2, "dropout": 0.0, "lr": 1e-2}
+        | {"batch_size": 16, "epochs": 15, "seed": 0}
+        | layout
     )
     peer = SASRecPeer(cfg).fit(table, items)
     users = [f"c{u}" for u in range(12)]
