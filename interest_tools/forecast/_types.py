@@ -101,7 +101,7 @@ class ForecastConfig(BaseModel):
         ge=1,
         le=1000,
         description="Maximum training epochs (with patience, the whole training budget; the cosine schedule spans "
-        "them). 8 keeps the default build of the bundled data near 5 minutes of training on 2 quiet cores.",
+        "them). 8 trains the default MovieLens model in about 5.5 minutes on 2 quiet cores (329 s).",
     )
     batch_size: int = Field(default=64, ge=1, le=4096, description="Sequences per training batch.")
     lr: float = Field(default=3e-3, gt=0.0, le=1.0, description="Adam learning rate (peak, after warmup).")
