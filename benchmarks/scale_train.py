@@ -35,7 +35,16 @@ from interest_tools.pipeline import window_config_from_label
 from interest_tools.windows import compute_windows
 
 #: The ForecastConfig fields that set a training step's cost, reported with each result.
-CONFIG_KEYS = ("item_dim", "hidden_size", "batch_size", "max_seq_len", "train_stride", "repeat_head", "negatives")
+CONFIG_KEYS = (
+    "item_dim",
+    "hidden_size",
+    "batch_size",
+    "max_seq_len",
+    "train_stride",
+    "burn_in_grad",
+    "repeat_head",
+    "negatives",
+)
 
 
 class StepCapReachedError(Exception):
@@ -86,7 +95,10 @@ class StepCap:
 
 def _validation_seconds(view: Any, val: list[tuple[int, int, int]], n_items: int, config: ForecastConfig,
                         sample: int) -> dict[str, Any]:  # fmt: skip
-    """Time the epoch-end validation on ``sample`` users and scale it to all of them."""
+    """Time the epoch-end validation on ``sample`` users and scale it to the users an epoch validates.
+
+    Training validates a seeded sample of at most ``config.max_val_users`` of them (``_train._fit``).
+    """
     model = InterestLSTM.from_config(torch.as_tensor(random_unit_vectors(n_items)), view.cats.shape[1], config)
     rng = np.random.default_rng(1)
     part = [val[i] for i in sorted(rng.choice(len(val), size=min(sample, len(val)), replace=False))]
@@ -96,7 +108,8 @@ def _validation_seconds(view: Any, val: list[tuple[int, int, int]], n_items: int
     return {
         "validation_users_timed": len(part),
         "validation_s_timed": round(seconds, 2),
-        "validation_s_estimated": round(seconds * len(val) / max(len(part), 1), 1),
+        "validation_users_per_epoch": min(len(val), config.max_val_users),
+        "validation_s_estimated": round(seconds * min(len(val), config.max_val_users) / max(len(part), 1), 1),
     }
 
 

@@ -34,6 +34,7 @@ from torch import nn
 
 from interest_tools.errors import ConfigError, NotBuiltError
 from interest_tools.forecast import Forecast, ItemSpace, TableView, ranking_metrics
+from interest_tools.memory import keep_freed_memory
 from interest_tools.windows import WindowTable
 
 logger = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ class SASRecPeer:
                 end = first
         if not train:
             raise ConfigError("too little history to train the SASRec peer: users need at least 3 events")
+        keep_freed_memory()  # as the LSTM's training does: catalog-sized temporaries reuse warm pages
         threads = torch.get_num_threads()
         rng_state = torch.random.get_rng_state()
         if cfg.num_threads:

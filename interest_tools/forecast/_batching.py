@@ -40,6 +40,7 @@ class Batch:
     seen_step: torch.Tensor  # with_seen: loss-step number of each (step, seen item) pair, unique pairs
     seen_items: torch.Tensor  # with_seen: catalog index of each pair's item (seen at or before its step)
     context: torch.Tensor | None = None  # (batch, steps, dim) step context when the view has one
+    first_loss: torch.Tensor | None = None  # (batch,) each chunk's first step with a loss (before it: burn-in)
 
 
 def _gather(indptr: np.ndarray, values: list[np.ndarray], rows: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -62,7 +63,9 @@ def seen_pairs(view: TableView, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     pos = np.repeat(first - offsets, counts) + np.arange(int(counts.sum()))
     base = int(view.item_idx.max()) + 1
-    keys = np.unique(np.repeat(np.arange(len(rows), dtype=np.int64), counts) * base + view.item_idx[pos])
+    keys = np.sort(np.repeat(np.arange(len(rows), dtype=np.int64), counts) * base + view.item_idx[pos])
+    if len(keys):  # np.unique, by sort and neighbour comparison: 30x faster here than its hash-based default
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     return keys // base, keys % base
 
 
@@ -107,6 +110,7 @@ def make_batch(view: TableView, chunks: list[Chunk], device: str = "cpu", *, wit
         target_rows=target_rows,
         seen_step=t(seen_step, torch.long),
         seen_items=t(seen_items, torch.long),
+        first_loss=torch.as_tensor([first for _, _, first in chunks], dtype=torch.long),
         context=None
         if view.context is None
         else t(
@@ -116,8 +120,19 @@ def make_batch(view: TableView, chunks: list[Chunk], device: str = "cpu", *, wit
     )
 
 
-def encode_batch(model: InterestLSTM, tower: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Hidden states of a batch's sequences (see :meth:`InterestLSTM.encode`)."""
+def encode_batch(model: InterestLSTM, tower: torch.Tensor, batch: Batch, *, truncate: bool = False) -> torch.Tensor:
+    """Hidden states of a batch's sequences (see :meth:`InterestLSTM.encode`).
+
+    With ``truncate``, the steps before each chunk's first loss step are burn-in (read without gradients; their
+    outputs are zero): only the loss steps' outputs are meaningful then.
+    """
     return model.encode(
-        tower, batch.bag_items, batch.bag_offsets, batch.bag_weights, batch.categories, batch.lengths, batch.context
+        tower,
+        batch.bag_items,
+        batch.bag_offsets,
+        batch.bag_weights,
+        batch.categories,
+        batch.lengths,
+        batch.context,
+        burn_in=batch.first_loss if truncate else None,
     )

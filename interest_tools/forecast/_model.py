@@ -119,6 +119,7 @@ class InterestLSTM(nn.Module):
         categories: torch.Tensor,
         lengths: torch.Tensor | None = None,
         context: torch.Tensor | None = None,
+        burn_in: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Run the LSTM over padded window sequences.
 
@@ -131,6 +132,9 @@ class InterestLSTM(nn.Module):
             lengths: Valid steps per sequence (right padding); ``None`` when all are full.
             context: (batch, steps, context_dim) step context (embedded summaries); required when the model was
                 built with ``context_dim``, ignored otherwise.
+            burn_in: (batch,) steps at the start of each sequence that only warm up the state (truncated
+                backpropagation): the LSTM reads them without building a graph and the outputs there are zero.
+                The outputs after them are those of a full pass; gradients stop at the burn-in.
 
         Returns:
             Hidden states, shape (batch, steps, hidden_size).
@@ -144,6 +148,9 @@ class InterestLSTM(nn.Module):
             parts.append(self.context_in(context))
         x = torch.cat(parts, dim=-1)
         x = self.drop(x)
+        if burn_in is not None and bool((burn_in > 0).any()):
+            full = lengths if lengths is not None else torch.full((batch,), steps, dtype=torch.long)
+            return self.drop(self.norm(self._run_after_burn_in(x, full, burn_in)))
         if lengths is not None and bool((lengths < steps).any()):
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
             out, _ = self.lstm(packed)
@@ -151,6 +158,37 @@ class InterestLSTM(nn.Module):
         else:
             hidden, _ = self.lstm(x)
         return self.drop(self.norm(hidden))
+
+    def _run_after_burn_in(self, x: torch.Tensor, lengths: torch.Tensor, burn_in: torch.Tensor) -> torch.Tensor:
+        """The LSTM over ``x`` with each sequence's first ``burn_in`` steps read under ``no_grad``.
+
+        The burn-in steps' final state starts a second pass over the remaining steps (moved to the left edge);
+        its outputs go back to their positions in a (batch, steps, hidden) tensor that is zero elsewhere.
+        """
+        batch, steps, _ = x.shape
+        layers, size = self.lstm.num_layers, self.lstm.hidden_size
+        h0 = x.new_zeros(layers, batch, size)
+        c0 = x.new_zeros(layers, batch, size)
+        burn_in, lengths = burn_in.to(x.device), lengths.to(x.device)
+        warm = torch.nonzero(burn_in > 0).squeeze(1)
+        with torch.no_grad():
+            packed = nn.utils.rnn.pack_padded_sequence(
+                x[warm, : int(burn_in.max())], burn_in[warm].cpu(), batch_first=True, enforce_sorted=False
+            )
+            _, (h_warm, c_warm) = self.lstm(packed)
+        h0[:, warm], c0[:, warm] = h_warm, c_warm
+        rest = lengths - burn_in  # steps after the burn-in, at least one per sequence
+        width = int(rest.max())
+        col = torch.arange(width, device=x.device)[None, :]
+        valid = col < rest[:, None]
+        src = (burn_in[:, None] + col).clamp(max=steps - 1)  # padded positions read a real step; masked below
+        tail = x.gather(1, src[:, :, None].expand(-1, -1, x.shape[-1]))
+        packed = nn.utils.rnn.pack_padded_sequence(tail, rest.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed, (h0, c0))
+        tail_out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=width)
+        rows = torch.arange(batch, device=x.device)[:, None].expand(-1, width)
+        hidden = tail_out.new_zeros(batch, steps, size)
+        return hidden.index_put((rows[valid], src[valid]), tail_out[valid])
 
     def heads(self, hidden: torch.Tensor) -> StepOutput:
         """Read the next-window predictions off hidden states."""

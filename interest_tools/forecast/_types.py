@@ -97,11 +97,12 @@ class ForecastConfig(BaseModel):
         "negatives instead of the full softmax (whose cost per step grows with the catalog).",
     )
     epochs: int = Field(
-        default=8,
+        default=12,
         ge=1,
         le=1000,
         description="Maximum training epochs (with patience, the whole training budget; the cosine schedule spans "
-        "them). 8 trains the default MovieLens model in about 5.5 minutes on 2 quiet cores (329 s).",
+        "them). 12 (MovieLens validation 0.0850 against 0.0803 at 8) trains the default MovieLens model in "
+        "about 3.5 minutes on 2 quiet cores (200 s).",
     )
     batch_size: int = Field(default=64, ge=1, le=4096, description="Sequences per training batch.")
     lr: float = Field(default=3e-3, gt=0.0, le=1.0, description="Adam learning rate (peak, after warmup).")
@@ -119,6 +120,13 @@ class ForecastConfig(BaseModel):
         "max_seq_len, chunks overlap and every target is still trained once per epoch, but after at least "
         "max_seq_len - train_stride windows of context; None means max_seq_len (no overlap). The default 10 "
         "trains every target after 40 or more windows of context, as the forecaster reads them when serving.",
+    )
+    burn_in_grad: bool = Field(
+        default=False,
+        description="Backpropagate through the burn-in steps of overlapping chunks (those before a chunk's last "
+        "train_stride steps). False (default) reads them without gradients (truncated backpropagation): the "
+        "same forward pass, a backward pass over a fifth of the steps; on MovieLens a step takes 0.09 s instead "
+        "of 0.16 s and validation NDCG@10 was 0.0803 against 0.0800 (8 epochs each).",
     )
     warmup_steps: int = Field(
         default=100,

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "interest_tools"
 
 #: Low to high. A module may import its own package and any package in a lower layer, never a higher one.
 LAYERS: list[set[str]] = [
-    {"_version", "errors", "settings", "threads"},
+    {"_version", "errors", "memory", "settings", "threads"},
     {"data"},
     {"datasets"},
     {"windows"},

@@ -152,3 +152,86 @@ def test_checkpoint_keeps_the_head_and_old_checkpoints_load_without_it(tmp_path)
     reloaded = load_checkpoint(old_path).attach(old_table)
     assert reloaded.config.repeat_head is False
     np.testing.assert_array_equal(reloaded.score_items(old_table.users()[0]), old.score_items(old_table.users()[0]))
+
+
+def test_training_loss_is_the_cross_entropy_of_the_served_scores() -> None:
+    """batch_loss computes the full softmax its own (fused) way; it must equal the cross-entropy of
+    ``model.scores``, the scores serving ranks by, repeat logits included. In float64 both are exact to ~1e-15
+    relative over a 40-item catalog, so 1e-9 leaves room only for a wrong formula."""
+    from interest_tools.forecast._model import InterestLSTM
+    from interest_tools.forecast._train import batch_loss, split_chunks
+
+    items = _items()
+    table = compute_windows(_log("repeat"), items, WindowConfig(every_n_events=3))  # windows of 3 weighted items
+    space = ItemSpace.from_items(items)
+    view = TableView.build(table, space)
+    config = REPEAT.model_copy(update={"category_loss_weight": 0.0, "interest_loss_weight": 0.0})
+    torch.manual_seed(0)
+    model = InterestLSTM.from_config(torch.as_tensor(_vectors()), len(space.categories), config).double().eval()
+    assert model.repeat_head is not None
+    torch.nn.init.normal_(model.repeat_head.weight, std=1.0)  # a repeat logit far from zero
+    torch.nn.init.normal_(model.item_bias, std=1.0)
+    train, _ = split_chunks(view, config.max_seq_len, 2)
+    batch = make_batch(view, train, with_seen=True)
+    for name in ("bag_weights", "categories", "target_weights", "target_categories"):
+        setattr(batch, name, getattr(batch, name).double())
+    assert len(batch.target_items) > len(batch.loss_steps)  # several target items per step
+    assert len(batch.seen_step) > 0
+
+    loss = batch_loss(model, batch, config)
+
+    from interest_tools.forecast._batching import encode_batch
+
+    with torch.no_grad():
+        tower = model.item_tower()
+        out = model.heads(encode_batch(model, tower, batch).reshape(-1, config.hidden_size)[batch.loss_steps])
+    log_p = torch.log_softmax(model.scores(out, tower, batch.seen_step, batch.seen_items), dim=-1)
+    expected = -(log_p[batch.target_step, batch.target_items] * batch.target_weights).sum() / len(batch.loss_steps)
+    assert abs(float(out.repeat.abs().mean())) > 0.1  # type: ignore[union-attr]
+    assert abs(loss.item() - expected.item()) <= 1e-9 * abs(expected.item())
+
+
+def test_truncated_burn_in_reads_the_same_states_and_stops_gradients() -> None:
+    """burn_in_grad=False: each chunk's burn-in steps run under no_grad, then the loss steps continue from their
+    state. The loss steps' outputs must equal a full pass's (float64: the same operations in the same order, so
+    1e-12), and no gradient may reach an item that appears only in burn-in steps."""
+    from interest_tools.forecast._batching import encode_batch
+    from interest_tools.forecast._model import InterestLSTM
+    from interest_tools.forecast._train import split_chunks
+
+    items = _items()
+    table = compute_windows(_log("explore", n_events=30), items, WindowConfig(every_n_events=1))
+    space = ItemSpace.from_items(items)
+    view = TableView.build(table, space)
+    torch.manual_seed(0)
+    model = InterestLSTM.from_config(torch.as_tensor(_vectors()), len(space.categories), REPEAT).double().eval()
+    train, _ = split_chunks(view, 12, 4)  # chunks of 12 windows, the last 4 with a loss: up to 8 burn-in steps
+    batch = make_batch(view, train, with_seen=True)
+    for name in ("bag_weights", "categories"):
+        setattr(batch, name, getattr(batch, name).double())
+    assert batch.first_loss is not None
+    assert int(batch.first_loss.max()) == 8 and int(batch.first_loss.min()) == 0  # warm and cold chunks
+
+    tower = model.item_tower()
+    full = encode_batch(model, tower, batch).reshape(-1, REPEAT.hidden_size)[batch.loss_steps]
+    cut = encode_batch(model, tower, batch, truncate=True).reshape(-1, REPEAT.hidden_size)[batch.loss_steps]
+    assert (full - cut).abs().max().item() <= 1e-12 * full.abs().max().item()
+
+    # One chunk, its input items split into burn-in only and loss steps: the tower's id vectors of the former
+    # get no gradient from the truncated pass, and do from the full one.
+    s, e, first = next(c for c in train if c[2] == 8)
+    one = make_batch(view, [(s, e, first)], with_seen=True)
+    for name in ("bag_weights", "categories"):
+        setattr(one, name, getattr(one, name).double())
+    burn_items = set(np.concatenate([view.items_of(r)[0] for r in range(s, s + first)]).tolist())
+    loss_items = set(np.concatenate([view.items_of(r)[0] for r in range(s + first, e)]).tolist())
+    only_burn = sorted(burn_items - loss_items)
+    assert only_burn
+    grads = {}
+    for truncate in (False, True):
+        model.zero_grad()
+        hidden = encode_batch(model, model.item_tower(), one, truncate=truncate)
+        hidden.reshape(-1, REPEAT.hidden_size)[one.loss_steps].sum().backward()
+        grads[truncate] = model.item_ids.weight.grad[only_burn].abs().sum().item()  # type: ignore[index]
+    assert grads[True] == 0.0
+    assert grads[False] > 0.0
