@@ -90,24 +90,24 @@ def batch_loss(
     hidden = encode_batch(model, tower, batch, truncate=not config.burn_in_grad)
     out = model.heads(hidden.reshape(-1, hidden.shape[-1])[batch.loss_steps])
     n = max(len(batch.loss_steps), 1)
+    # The targets' logits from their vectors, as model.scores gives them (the repeat logit on seen items).
+    pos = (out.user[batch.target_step] * tower[batch.target_items]).sum(-1) + model.item_bias[batch.target_items]
+    repeat = out.repeat if len(batch.seen_step) else None  # the repeat head's logits, when any item was seen
+    if repeat is not None:
+        pos = pos + repeat[batch.target_step] * _is_seen(batch, batch.target_step, batch.target_items)
     if sampler is None:
-        # model.scores, in place and with the bias fused, and the targets' logits from their vectors rather than
-        # gathered from the (positions x catalog) matrix: each full pass over that matrix is ~7% of a step.
+        # model.scores with the bias fused and the repeat logits added in place: each full pass over this
+        # (positions x catalog) matrix is ~7% of a step.
         logits = torch.addmm(model.item_bias, out.user, tower.T)
-        pos = (out.user[batch.target_step] * tower[batch.target_items]).sum(-1) + model.item_bias[batch.target_items]
-        if out.repeat is not None and len(batch.seen_step):
-            logits.index_put_((batch.seen_step, batch.seen_items), out.repeat[batch.seen_step], accumulate=True)
-            pos = pos + out.repeat[batch.target_step] * _is_seen(batch, batch.target_step, batch.target_items)
+        if repeat is not None:
+            logits.index_put_((batch.seen_step, batch.seen_items), repeat[batch.seen_step], accumulate=True)
         lse = torch.logsumexp(logits, dim=-1)[batch.target_step]
     else:
-        user_t = out.user[batch.target_step]
-        pos = (user_t * tower[batch.target_items]).sum(-1) + model.item_bias[batch.target_items]
         neg = sampler.sample()
         neg_logits = out.user @ tower[neg].T + model.item_bias[neg] - sampler.log_kq[neg]
-        if out.repeat is not None and len(batch.seen_step):
-            pos = pos + out.repeat[batch.target_step] * _is_seen(batch, batch.target_step, batch.target_items)
-            steps = torch.arange(len(out.repeat), device=neg.device)[:, None].expand(-1, len(neg))
-            neg_logits = neg_logits + out.repeat[:, None] * _is_seen(batch, steps, neg.expand_as(steps))
+        if repeat is not None:
+            steps = torch.arange(len(repeat), device=neg.device)[:, None].expand(-1, len(neg))
+            neg_logits = neg_logits + repeat[:, None] * _is_seen(batch, steps, neg.expand_as(steps))
         lse_neg = torch.logsumexp(neg_logits, dim=-1)[batch.target_step]
         lse = torch.logaddexp(pos - sampler.log_kq[batch.target_items], lse_neg)
         pos = pos - sampler.log_kq[batch.target_items]
